@@ -1,0 +1,247 @@
+"""Data sets: ``load(name)`` → ``(x, y)`` with ``x`` float32 ``(n, d)`` and ``y`` int64 ``(n,)``.
+
+Built in: ``digits`` (ships with scikit-learn) and ``synthetic`` (generated). Read from raw
+files in a data directory (argument ``data_dir``, else ``$JAXCLUST_DATA``), laid out as::
+
+    <data_dir>/mnist/{train,t10k}-{images-idx3,labels-idx1}-ubyte.gz
+    <data_dir>/fashion-mnist/{train,t10k}-{images-idx3,labels-idx1}-ubyte.gz
+    <data_dir>/usps/usps.h5
+    <data_dir>/20newsgroups/20news-bydate.tar.gz
+
+Any other ``name`` that is a path to a ``.npy``, ``.npz`` (arrays ``x``, optional ``y``) or
+``.csv`` file loads that file. Nothing is downloaded, and no file is ever unpickled.
+"""
+from __future__ import annotations
+
+import gzip
+import os
+import tarfile
+from pathlib import Path
+
+import numpy as np
+
+from jaxclust.validation import check_data, check_labels, check_n_clusters
+
+BUILTIN = ("digits", "synthetic")
+RAW = ("mnist", "fashion_mnist", "usps", "20news")
+NAMES = BUILTIN + RAW
+_FOLDERS = {"mnist": "mnist", "fashion_mnist": "fashion-mnist", "usps": "usps", "20news": "20newsgroups"}
+_MNIST_FILES = (
+    "train-images-idx3-ubyte.gz",
+    "train-labels-idx1-ubyte.gz",
+    "t10k-images-idx3-ubyte.gz",
+    "t10k-labels-idx1-ubyte.gz",
+)
+
+
+def load(
+    name: str,
+    data_dir: str | os.PathLike | None = None,
+    subset: int | None = None,
+    *,
+    seed: int = 0,
+    source: str = "raw",
+    n: int = 10_000,
+    k: int = 4,
+    label_column: str | None = None,
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Load a data set by name or from a user file.
+
+    Args:
+      name: one of ``digits``, ``synthetic``, ``mnist``, ``fashion_mnist``, ``usps``,
+        ``20news``, or a path to a ``.npy``/``.npz``/``.csv`` file.
+      data_dir: folder holding the raw files (see the module docstring); defaults to
+        ``$JAXCLUST_DATA``. Unused by the built-in sets.
+      subset: keep this many samples, drawn at random without replacement with ``seed``.
+      seed: seed of the subset draw and of the ``synthetic`` generator.
+      source: ``"raw"`` (read the files) or ``"tfds"`` (tensorflow-datasets, optional;
+        ``mnist`` and ``fashion_mnist`` only).
+      n, k: size and number of clusters of ``synthetic``.
+      label_column: for ``.csv`` files, the header name of the label column, if any.
+
+    Returns:
+      ``x`` float32 ``(n, d)``; ``y`` int64 ``(n,)``, or ``None`` for a user file without
+      labels.
+    """
+    if source not in ("raw", "tfds"):
+        raise ValueError(f"source must be 'raw' or 'tfds', got {source!r}")
+    if source == "tfds":
+        x, y = _load_tfds(name, data_dir)
+    elif name == "digits":
+        x, y = _load_digits()
+    elif name == "synthetic":
+        x, y = make_synthetic(n=n, k=k, seed=seed)
+    elif name in RAW:
+        folder = _resolve_dir(name, data_dir)
+        x, y = {"mnist": _load_idx_pair, "fashion_mnist": _load_idx_pair,
+                "usps": _load_usps, "20news": _load_20news}[name](folder)
+    elif Path(name).suffix.lower() in (".npy", ".npz", ".csv"):
+        x, y = _load_user_file(Path(name), label_column)
+    else:
+        raise ValueError(
+            f"unknown data set {name!r}: use one of {', '.join(NAMES)} "
+            "or a path to a .npy, .npz or .csv file"
+        )
+    x = check_data(x)
+    if y is not None:
+        y = check_labels(y, n_samples=x.shape[0])
+    if subset is not None:
+        if not 1 <= subset <= x.shape[0]:
+            raise ValueError(f"subset must be in [1, {x.shape[0]}], got {subset}")
+        idx = np.sort(np.random.default_rng(seed).choice(x.shape[0], subset, replace=False))
+        x = x[idx]
+        y = None if y is None else y[idx]
+    return x, y
+
+
+def make_synthetic(n: int = 10_000, k: int = 4, d: int = 100, seed: int = 0,
+                   spacing: float = 8.0, noise: float = 1.2):
+    """The DAMIC/DCN synthetic set: ``x = sigmoid(W v)**2`` with ``v`` from k 2-D clusters.
+
+    Cluster centres lie on a square grid with ``spacing`` (for k = 4:
+    ``8 * {(0,0), (1,0), (0,1), (1,1)}``), ``v`` = centre + N(0, noise²) noise,
+    ``W`` ∈ R^{d×2} with N(0, 1) entries; one ``seed`` draws W and the noise.
+    Returns ``x`` float32 ``(n, d)``, ``y`` int64 ``(n,)`` (``n // k`` points per cluster,
+    the first ``n % k`` clusters one more).
+    """
+    check_n_clusters(k, n)
+    rng = np.random.default_rng(seed)
+    side = int(np.ceil(np.sqrt(k)))
+    centres = spacing * np.array([(i % side, i // side) for i in range(k)], dtype=np.float64)
+    y = np.arange(n) % k
+    y.sort()
+    v = centres[y] + noise * rng.standard_normal((n, 2))
+    w = rng.standard_normal((d, 2))
+    x = (1.0 / (1.0 + np.exp(-v @ w.T))) ** 2
+    return x.astype(np.float32), y.astype(np.int64)
+
+
+def _load_digits():
+    from sklearn.datasets import load_digits
+
+    bunch = load_digits()
+    return (bunch.data / 16.0).astype(np.float32), bunch.target.astype(np.int64)
+
+
+def _resolve_dir(name: str, data_dir) -> Path:
+    root = data_dir if data_dir is not None else os.environ.get("JAXCLUST_DATA")
+    if root is None:
+        raise FileNotFoundError(
+            f"no data directory for {name!r}: pass data_dir=... (CLI: --data-dir) or set "
+            f"JAXCLUST_DATA to a folder holding {_FOLDERS[name]}/ with the raw files"
+        )
+    root = Path(root).expanduser()
+    # Accept either the root (holding mnist/, usps/, ...) or the data set's own folder.
+    folder = root / _FOLDERS[name]
+    return folder if folder.is_dir() else root
+
+
+def _require(folder: Path, filename: str, name: str) -> Path:
+    path = folder / filename
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"{name} file {filename} not found in {folder}: put the raw file there "
+            f"(layout: <data_dir>/{_FOLDERS[name]}/{filename}) or point data_dir / "
+            "JAXCLUST_DATA at the folder that holds it"
+        )
+    return path
+
+
+def _read_idx(path: Path) -> np.ndarray:
+    """Read one gzipped IDX file (unsigned bytes) into an array of its stored shape."""
+    with gzip.open(path, "rb") as f:
+        raw = f.read()
+    if raw[:2] != b"\x00\x00" or raw[2] != 0x08:
+        raise ValueError(f"{path} is not an IDX file of unsigned bytes")
+    ndim = raw[3]
+    shape = tuple(int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
+    return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim).reshape(shape)
+
+
+def _load_idx_pair(folder: Path):
+    """MNIST / Fashion-MNIST: train + test (70 000), pixels / 255, flattened to 784."""
+    name = "fashion_mnist" if "fashion" in folder.name else "mnist"
+    arrays = [_read_idx(_require(folder, f, name)) for f in _MNIST_FILES]
+    x = np.concatenate([arrays[0], arrays[2]]).reshape(-1, 784)
+    y = np.concatenate([arrays[1], arrays[3]]).astype(np.int64)
+    return x.astype(np.float32) / np.float32(255.0), y
+
+
+def _load_usps(folder: Path):
+    """USPS: train + test (9 298 × 256), values in [0, 1]."""
+    import h5py
+
+    with h5py.File(_require(folder, "usps.h5", "usps"), "r") as f:
+        x = np.concatenate([f["train/data"][:], f["test/data"][:]])
+        y = np.concatenate([f["train/target"][:], f["test/target"][:]])
+    return np.clip(x, 0.0, 1.0).astype(np.float32), y.astype(np.int64)
+
+
+def _load_20news(folder: Path, n_words: int = 2000):
+    """20 Newsgroups bydate (train + test, 18 846 docs): tf-idf of the most frequent words.
+
+    Documents decoded as latin-1 (as scikit-learn does), English stop words removed,
+    the ``n_words`` most frequent terms kept, rows L2-normalised. Labels are the 20 groups
+    in sorted order.
+    """
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    path = _require(folder, "20news-bydate.tar.gz", "20news")
+    docs, groups = [], []
+    with tarfile.open(path, "r:gz") as tar:
+        for member in tar:
+            parts = member.name.split("/")
+            if member.isfile() and len(parts) == 3:
+                docs.append(tar.extractfile(member).read().decode("latin-1"))
+                groups.append(parts[1])
+    _, y = np.unique(np.array(groups), return_inverse=True)
+    vec = TfidfVectorizer(max_features=n_words, stop_words="english", dtype=np.float32)
+    x = vec.fit_transform(docs).toarray()
+    return x, y.astype(np.int64)
+
+
+def _load_user_file(path: Path, label_column: str | None):
+    if not path.is_file():
+        raise FileNotFoundError(f"data file {path} not found")
+    suffix = path.suffix.lower()
+    if suffix == ".npy":
+        return np.load(path, allow_pickle=False), None
+    if suffix == ".npz":
+        with np.load(path, allow_pickle=False) as archive:
+            if "x" not in archive:
+                raise ValueError(f"{path} has no array named 'x' (found: {list(archive)})")
+            return archive["x"], (archive["y"] if "y" in archive else None)
+    with open(path, encoding="utf-8") as f:
+        header = f.readline().strip().split(",")
+    has_header = any(not _is_number(h) for h in header)
+    table = np.genfromtxt(path, delimiter=",", skip_header=int(has_header), dtype=np.float64)
+    table = np.atleast_2d(table)
+    if label_column is None:
+        return table, None
+    if not has_header or label_column not in header:
+        raise ValueError(f"label column {label_column!r} not in the header of {path}: {header}")
+    col = header.index(label_column)
+    return np.delete(table, col, axis=1), table[:, col]
+
+
+def _is_number(s: str) -> bool:
+    try:
+        float(s)
+        return True
+    except ValueError:
+        return False
+
+
+def _load_tfds(name: str, data_dir):
+    try:
+        import tensorflow_datasets as tfds
+    except ImportError as err:
+        raise ImportError(
+            "source='tfds' needs tensorflow-datasets: pip install 'jaxclust[tfds]' "
+            "(or use the default source='raw' with local files)"
+        ) from err
+    if name not in ("mnist", "fashion_mnist"):
+        raise ValueError(f"source='tfds' supports mnist and fashion_mnist, not {name!r}")
+    batch = tfds.as_numpy(tfds.load(name, split="train+test", batch_size=-1, data_dir=data_dir))
+    x = batch["image"].reshape(len(batch["label"]), -1).astype(np.float32) / 255.0
+    return x, batch["label"].astype(np.int64)

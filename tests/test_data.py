@@ -1,0 +1,109 @@
+import numpy as np
+import pytest
+
+from jaxclust import data
+
+
+def test_digits():
+    x, y = data.load("digits")
+    assert x.shape == (1797, 64) and x.dtype == np.float32
+    assert x.min() == 0.0 and x.max() == 1.0
+    assert set(np.unique(y)) == set(range(10))
+
+
+def test_synthetic_recipe_and_determinism():
+    x, y = data.load("synthetic", n=400, k=4, seed=3)
+    assert x.shape == (400, 100) and x.dtype == np.float32
+    assert np.bincount(y).tolist() == [100] * 4
+    # x = sigmoid(.)**2 lies in (0, 1).
+    assert x.min() >= 0.0 and x.max() <= 1.0
+    x2, y2 = data.load("synthetic", n=400, k=4, seed=3)
+    np.testing.assert_array_equal(x, x2)
+    assert not np.array_equal(x, data.load("synthetic", n=400, k=4, seed=4)[0])
+
+
+def test_synthetic_is_the_sigmoid_square_of_a_rank2_map():
+    # sqrt(x) = sigmoid(W v) so logit(sqrt(x)) = W v has rank 2.
+    x, _ = data.load("synthetic", n=300, k=4, seed=0)
+    s = np.sqrt(x.astype(np.float64)).clip(1e-6, 1 - 1e-6)
+    logits = np.log(s / (1 - s))
+    sv = np.linalg.svd(logits[np.abs(logits).max(axis=1) < 10], compute_uv=False)
+    assert sv[2] / sv[0] < 1e-3
+
+
+def test_subset_is_deterministic_and_sized():
+    x, y = data.load("digits", subset=100, seed=1)
+    x2, y2 = data.load("digits", subset=100, seed=1)
+    assert x.shape == (100, 64)
+    np.testing.assert_array_equal(y, y2)
+    with pytest.raises(ValueError, match="subset must be in"):
+        data.load("digits", subset=5000)
+
+
+def test_user_files(tmp_path):
+    rng = np.random.default_rng(0)
+    x = rng.random((20, 3))
+    y = rng.integers(0, 2, 20)
+    np.save(tmp_path / "a.npy", x)
+    np.savez(tmp_path / "b.npz", x=x, y=y)
+    header = "f1,label,f2,f3"
+    table = np.column_stack([x[:, 0], y, x[:, 1], x[:, 2]])
+    np.savetxt(tmp_path / "c.csv", table, delimiter=",", header=header, comments="")
+    xa, ya = data.load(str(tmp_path / "a.npy"))
+    assert ya is None and np.allclose(xa, x)
+    xb, yb = data.load(str(tmp_path / "b.npz"))
+    assert np.array_equal(yb, y)
+    xc, yc = data.load(str(tmp_path / "c.csv"), label_column="label")
+    assert xc.shape == (20, 3) and np.array_equal(yc, y) and np.allclose(xc, x)
+
+
+def test_pickled_npy_is_refused(tmp_path):
+    np.save(tmp_path / "obj.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    with pytest.raises(ValueError, match="pickle"):
+        data.load(str(tmp_path / "obj.npy"))
+
+
+def test_unknown_name_and_missing_files(tmp_path, monkeypatch):
+    with pytest.raises(ValueError, match="unknown data set 'nope'"):
+        data.load("nope")
+    with pytest.raises(FileNotFoundError, match=r"train-images-idx3-ubyte.gz not found in"):
+        data.load("mnist", data_dir=tmp_path)
+    monkeypatch.delenv("JAXCLUST_DATA", raising=False)
+    with pytest.raises(FileNotFoundError, match="JAXCLUST_DATA"):
+        data.load("usps")
+
+
+def test_tfds_missing_is_a_clear_error():
+    try:
+        import tensorflow_datasets  # noqa: F401
+    except ImportError:
+        with pytest.raises(ImportError, match=r"jaxclust\[tfds\]"):
+            data.load("mnist", source="tfds")
+    else:
+        pytest.skip("tensorflow-datasets installed")
+
+
+MNIST_COUNTS = [6903, 7877, 6990, 7141, 6824, 6313, 6876, 7293, 6825, 6958]
+USPS_COUNTS = [1553, 1269, 929, 824, 852, 716, 834, 792, 708, 821]
+
+
+@pytest.mark.data
+@pytest.mark.parametrize("name,shape,counts", [
+    ("mnist", (70000, 784), MNIST_COUNTS),
+    ("fashion_mnist", (70000, 784), [7000] * 10),
+    ("usps", (9298, 256), USPS_COUNTS),
+])
+def test_raw_image_sets(data_dir, name, shape, counts):
+    x, y = data.load(name, data_dir=data_dir)
+    assert x.shape == shape and x.dtype == np.float32
+    assert x.min() == 0.0 and x.max() == 1.0
+    assert np.bincount(y).tolist() == counts
+
+
+@pytest.mark.data
+def test_20news(data_dir):
+    x, y = data.load("20news", data_dir=data_dir)
+    assert x.shape == (18846, 2000) and x.dtype == np.float32
+    assert len(np.unique(y)) == 20
+    norms = np.linalg.norm(x, axis=1)
+    assert np.allclose(norms[norms > 0], 1.0, atol=1e-4)
