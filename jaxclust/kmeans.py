@@ -71,50 +71,68 @@ def kmeans_plusplus(key: jax.Array, x: jax.Array, k: int, n_trials: int | None =
     return centroids
 
 
-def lloyd_update(x: jax.Array, centroids: jax.Array) -> tuple[jax.Array, jax.Array]:
-    """One Lloyd step: assign, then move each centroid to the mean of its points.
+def lloyd_step(x: jax.Array, centroids: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """One Lloyd step for R restarts at once: assign, then move centroids to their means.
 
-    An empty cluster is re-seeded at one of the points farthest from their centroid (the
-    j-th empty cluster takes the j-th farthest point), so no centroid becomes NaN.
-    Returns the new centroids ``(k, d)`` and the labels ``(n,)`` they were computed from.
+    The R restarts share one pass over ``x``: distances to all ``R·k`` centroids are one
+    matmul, and the centroid sums are one one-hot matmul. An empty cluster is re-seeded at
+    one of the points farthest from their centroid (the j-th empty cluster of a restart takes
+    its j-th farthest point), so no centroid becomes NaN.
+
+    Args:
+      x: ``(n, d)``; centroids: ``(R, k, d)``.
+
+    Returns:
+      New centroids ``(R, k, d)`` and the labels ``(R, n)`` they were computed from.
     """
-    k = centroids.shape[0]
-    labels, d2 = assign(x, centroids)
-    counts = jax.ops.segment_sum(jnp.ones_like(labels, x.dtype), labels, k)
-    sums = jax.ops.segment_sum(x, labels, k)
-    means = sums / jnp.maximum(counts, 1.0)[:, None]
-    own_d2 = jnp.take_along_axis(d2, labels[:, None], axis=1)[:, 0]
-    _, farthest = jax.lax.top_k(own_d2, k)
+    r, k, d = centroids.shape
+    n = x.shape[0]
+    d2 = sq_distances(x, centroids.reshape(r * k, d)).reshape(n, r, k)
+    labels = jnp.argmin(d2, axis=2).astype(jnp.int32)  # (n, R)
+    one_hot = jax.nn.one_hot(labels, k, dtype=x.dtype).reshape(n, r * k)
+    counts = jnp.sum(one_hot, axis=0).reshape(r, k)
+    means = (one_hot.T @ x).reshape(r, k, d) / jnp.maximum(counts, 1.0)[..., None]
+    own_d2 = jnp.take_along_axis(d2, labels[..., None], axis=2)[..., 0].T  # (R, n)
+    _, farthest = jax.lax.top_k(own_d2, k)  # (R, k)
     empty = counts == 0
-    rank = jnp.clip(jnp.cumsum(empty) - 1, 0, k - 1)
-    return jnp.where(empty[:, None], x[farthest[rank]], means), labels
+    rank = jnp.clip(jnp.cumsum(empty, axis=1) - 1, 0, k - 1)
+    reseed = x[jnp.take_along_axis(farthest, rank, axis=1)]  # (R, k, d)
+    return jnp.where(empty[..., None], reseed, means), labels.T
 
 
-def _single_run(key, x, k, max_iter, tol):
-    """k-means++ then Lloyd until the labels stop changing or the centres move < tol."""
-    centroids = kmeans_plusplus(key, x, k)
+def _lloyd(x, centroids, max_iter, tol):
+    """Lloyd iterations on R restarts ``(R, k, d)``; each stops on its own.
+
+    A restart is done when no label changed or its centres moved less than ``tol``
+    (squared); done restarts are frozen while the others go on. Returns the centroids
+    ``(R, k, d)`` and the iterations each used ``(R,)``.
+    """
+    r = centroids.shape[0]
 
     def cond(state):
-        _, _, shift, changed, it = state
-        return (it < max_iter) & (shift > tol) & changed
+        _, _, active, n_iter = state
+        return jnp.any(active & (n_iter < max_iter))
 
     def body(state):
-        centroids, labels, _, _, it = state
-        new, new_labels = lloyd_update(x, centroids)
-        shift = jnp.sum((new - centroids) ** 2)
-        return new, new_labels, shift, jnp.any(new_labels != labels), it + 1
+        centroids, labels, active, n_iter = state
+        active = active & (n_iter < max_iter)
+        new, new_labels = lloyd_step(x, centroids)
+        shift = jnp.sum((new - centroids) ** 2, axis=(1, 2))
+        centroids = jnp.where(active[:, None, None], new, centroids)
+        n_iter = n_iter + active.astype(jnp.int32)
+        active = active & (shift > tol) & jnp.any(new_labels != labels, axis=1)
+        return centroids, new_labels, active, n_iter
 
-    labels0 = jnp.full((x.shape[0],), -1, jnp.int32)
-    init = (centroids, labels0, jnp.asarray(jnp.inf, x.dtype), jnp.asarray(True), jnp.int32(0))
-    centroids, _, _, _, n_iter = jax.lax.while_loop(cond, body, init)
-    labels, _ = assign(x, centroids)
-    return KMeansResult(centroids, labels, inertia(x, centroids, labels), n_iter)
+    labels0 = jnp.full((r, x.shape[0]), -1, jnp.int32)
+    init = (centroids, labels0, jnp.ones((r,), bool), jnp.zeros((r,), jnp.int32))
+    centroids, _, _, n_iter = jax.lax.while_loop(cond, body, init)
+    return centroids, n_iter
 
 
 @partial(jax.jit, static_argnames=("k", "n_init", "max_iter"))
 def kmeans(key: jax.Array, x: jax.Array, k: int, n_init: int = 10, max_iter: int = 300,
            tol: float = 1e-4) -> KMeansResult:
-    """k-means with ``n_init`` k-means++ restarts (vmapped); the lowest inertia wins.
+    """k-means with ``n_init`` k-means++ restarts; the lowest inertia wins.
 
     Args:
       key: PRNG key.
@@ -126,18 +144,21 @@ def kmeans(key: jax.Array, x: jax.Array, k: int, n_init: int = 10, max_iter: int
         variance (scikit-learn's relative tolerance), or when no label changes.
 
     Returns:
-      ``KMeansResult`` of the best restart. Data are centred internally (better float32
+      ``KMeansResult`` of the best restart. The restarts run together (one matmul over
+      all ``n_init·k`` centroids per Lloyd step), each stopping on its own. Data are centred internally (better float32
       precision of the matmul distances); the centroids are returned in input coordinates.
     """
     x = jnp.asarray(x)
-    mean = jnp.mean(x, axis=0)
+    mean = jnp.mean(x, axis=0, keepdims=True)
     xc = x - mean
     tol_abs = tol * jnp.mean(jnp.var(x, axis=0))
-    runs = jax.vmap(_single_run, (0, None, None, None, None))(
-        jax.random.split(key, n_init), xc, k, max_iter, tol_abs)
-    best = jnp.argmin(runs.inertia)
-    res = jax.tree.map(lambda a: a[best], runs)
-    return res._replace(centroids=res.centroids + mean)
+    seeds = jax.vmap(kmeans_plusplus, (0, None, None))(jax.random.split(key, n_init), xc, k)
+    centroids, n_iter = _lloyd(xc, seeds, max_iter, tol_abs)
+    # Exact inertia of every restart (direct differences, not the matmul form).
+    labels = jax.vmap(lambda c: assign(xc, c)[0])(centroids)
+    inertias = jax.vmap(inertia, (None, 0, 0))(xc, centroids, labels)
+    best = jnp.argmin(inertias)
+    return KMeansResult(centroids[best] + mean, labels[best], inertias[best], n_iter[best])
 
 
 def online_update(centroids: jax.Array, counts: jax.Array, z: jax.Array,
