@@ -10,7 +10,8 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
-from jaxclust import kmeans as km
+from jaxclust import kmeans as km, train
+from jaxclust.methods import aekm
 from jaxclust.validation import check_data, check_n_clusters, check_positive_int
 
 
@@ -85,3 +86,59 @@ class KMeans(_Clusterer):
         """Euclidean distances ``(n, k)`` to the cluster centres."""
         x = self._check_predict_input(x)
         return np.sqrt(np.asarray(km.sq_distances(x, self.cluster_centers_)))
+
+
+class AEKMeans(_Clusterer):
+    """Autoencoder pre-training, then k-means on the embedding (see ``methods.aekm``).
+
+    Parameters mirror :class:`jaxclust.train.AEConfig`. ``transform`` gives the embedding.
+    Attributes: ``cluster_centers_`` ``(k, latent)`` (in the embedding), ``labels_``,
+    ``inertia_`` (in the embedding), ``n_features_in_``.
+    """
+
+    def __init__(self, n_clusters: int = 8, hidden=(500, 500, 2000), latent: int = 10,
+                 activation: str = "relu", batch_norm: bool = False,
+                 output_activation: str = "none", loss: str = "mse", epochs: int = 50,
+                 batch_size: int = 256, lr: float = 1e-3, n_init: int = 20, random_state=None):
+        self.n_clusters = n_clusters
+        self.hidden = hidden
+        self.latent = latent
+        self.activation = activation
+        self.batch_norm = batch_norm
+        self.output_activation = output_activation
+        self.loss = loss
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.n_init = n_init
+        self.random_state = random_state
+
+    def _config(self) -> aekm.Config:
+        for name in ("latent", "epochs", "batch_size", "n_init"):
+            check_positive_int(getattr(self, name), name)
+        ae = train.AEConfig(tuple(self.hidden), self.latent, self.activation, self.batch_norm,
+                            self.output_activation, self.loss, self.epochs, self.batch_size,
+                            float(self.lr))
+        return aekm.Config(self.n_clusters, ae, self.n_init)
+
+    def fit(self, x, y=None):
+        x = self._check_fit_input(x)
+        cfg = self._config()
+        xj = jax.numpy.asarray(x)
+        state = jax.jit(aekm.fit, static_argnames="cfg")(
+            jax.random.key(_seed(self.random_state)), xj, cfg=cfg)
+        self.state_, self.config_ = state, cfg
+        self.cluster_centers_ = np.asarray(state.centroids)
+        self.labels_ = np.asarray(aekm.predict(state, xj, cfg))
+        self.inertia_ = float(aekm.objective(state, xj, cfg))
+        self.n_features_in_ = x.shape[1]
+        return self
+
+    def predict(self, x):
+        x = self._check_predict_input(x)
+        return np.asarray(aekm.predict(self.state_, x, self.config_))
+
+    def transform(self, x):
+        """The embedding ``(n, latent)``."""
+        x = self._check_predict_input(x)
+        return np.asarray(aekm.embed(self.state_, x, self.config_))

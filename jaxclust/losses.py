@@ -1,0 +1,61 @@
+"""Loss functions: pure functions of arrays, per sample, reduced by the caller."""
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+
+RECONSTRUCTION_KINDS = ("mse", "sse", "bce")
+_BCE_EPS = 1e-7
+
+
+def reconstruction_error(x, x_hat, kind: str = "mse"):
+    """Per-sample reconstruction error.
+
+    Args:
+      x: ``(B, d)`` data.
+      x_hat: ``(B, d)`` reconstruction, or ``(k, B, d)`` for an ensemble of k decoders.
+      kind: ``"mse"`` mean over features of the squared error; ``"sse"`` its sum
+        ``‖x − x̂‖²``; ``"bce"`` mean over features of the binary cross-entropy, for data in
+        [0, 1] and ``x_hat`` probabilities (clipped to ``[1e-7, 1 − 1e-7]``: no ``log(0)``).
+
+    Returns:
+      ``(B,)``, or ``(B, k)`` for an ensemble.
+    """
+    if kind not in RECONSTRUCTION_KINDS:
+        raise ValueError(f"kind must be one of {RECONSTRUCTION_KINDS}, got {kind!r}")
+    if x_hat.ndim == x.ndim + 1:
+        x = x[None]
+    if kind == "bce":
+        p = jnp.clip(x_hat, _BCE_EPS, 1.0 - _BCE_EPS)
+        err = -jnp.mean(x * jnp.log(p) + (1.0 - x) * jnp.log1p(-p), axis=-1)
+    else:
+        sq = (x - x_hat) ** 2
+        err = jnp.mean(sq, axis=-1) if kind == "mse" else jnp.sum(sq, axis=-1)
+    return err.T if err.ndim == 2 else err
+
+
+def soft_assignment(z, centroids, alpha: float = 1.0):
+    """DEC's soft assignment q ``(B, k)``: a Student's t kernel, rows normalised.
+
+    ``q_ij ∝ (1 + ‖z_i − μ_j‖² / α)^(−(α+1)/2)``, computed as a softmax of log-kernels.
+    z: ``(B, e)``; centroids: ``(k, e)``.
+    """
+    d2 = jnp.sum((z[:, None, :] - centroids[None, :, :]) ** 2, axis=-1)
+    return jax.nn.softmax(-(alpha + 1.0) / 2.0 * jnp.log1p(d2 / alpha), axis=-1)
+
+
+def target_distribution(q):
+    """DEC's auxiliary target p ``(B, k)``: ``p_ij ∝ q_ij² / f_j``, ``f_j = Σ_i q_ij``."""
+    weight = q**2 / jnp.sum(q, axis=0, keepdims=True)
+    return weight / jnp.sum(weight, axis=1, keepdims=True)
+
+
+def dec_loss(p, q):
+    """Per-sample ``KL(P‖Q) = Σ_j p_ij log(p_ij / q_ij)`` ``(B,)``; P is held fixed.
+
+    No gradient flows through ``p``; ``0 log 0 = 0`` and ``q`` is floored at the smallest
+    normal float, so there is no ``log(0)``.
+    """
+    p = jax.lax.stop_gradient(p)
+    log_q = jnp.log(jnp.maximum(q, jnp.finfo(q.dtype).tiny))
+    return jnp.sum(jax.scipy.special.xlogy(p, p) - p * log_q, axis=-1)

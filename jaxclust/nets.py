@@ -1,0 +1,113 @@
+"""Flax (linen) networks: the MLP autoencoder and vmapped ensembles of them.
+
+Parameters are plain pytrees (flax variable dicts), so an ensemble of k autoencoders is one
+pytree with a leading axis of size k, applied with ``jax.vmap``.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+ACTIVATIONS = {"relu": nn.relu, "elu": nn.elu}
+OUTPUT_ACTIVATIONS = {"none": lambda h: h, "sigmoid": nn.sigmoid}
+
+
+class MLP(nn.Module):
+    """Dense layers ``sizes``; ``activation`` (and optional BatchNorm) between them.
+
+    The last layer is linear unless ``final_activation`` is given. Input ``(..., d)``.
+    """
+
+    sizes: Sequence[int]
+    activation: str = "relu"
+    batch_norm: bool = False
+    final_activation: str = "none"
+
+    @nn.compact
+    def __call__(self, h, train: bool = False):
+        act = ACTIVATIONS[self.activation]
+        for i, size in enumerate(self.sizes):
+            h = nn.Dense(size)(h)
+            if i < len(self.sizes) - 1:
+                if self.batch_norm:
+                    h = nn.BatchNorm(use_running_average=not train, momentum=0.9)(h)
+                h = act(h)
+        return OUTPUT_ACTIVATIONS[self.final_activation](h)
+
+
+class Autoencoder(nn.Module):
+    """MLP autoencoder ``d → hidden… → latent → …hidden reversed → d``.
+
+    Attributes:
+      n_features: input/output dimension d.
+      hidden: encoder hidden sizes, e.g. ``(500, 500, 2000)``; the decoder mirrors them.
+      latent: embedding size (linear, no activation).
+      activation: ``"relu"`` or ``"elu"``.
+      batch_norm: BatchNorm after every hidden layer (needs ``train`` and ``batch_stats``).
+      output_activation: ``"none"`` (MSE on raw values) or ``"sigmoid"`` (data in [0, 1]).
+
+    ``__call__(x)`` returns ``(z, x_hat)``: ``(B, latent)`` and ``(B, d)``.
+    """
+
+    n_features: int
+    hidden: Sequence[int] = (500, 500, 2000)
+    latent: int = 10
+    activation: str = "relu"
+    batch_norm: bool = False
+    output_activation: str = "none"
+
+    def setup(self):
+        if self.activation not in ACTIVATIONS:
+            raise ValueError(f"activation must be one of {list(ACTIVATIONS)}, got {self.activation!r}")
+        if self.output_activation not in OUTPUT_ACTIVATIONS:
+            raise ValueError(f"output_activation must be one of {list(OUTPUT_ACTIVATIONS)}, "
+                             f"got {self.output_activation!r}")
+        self.encoder = MLP((*self.hidden, self.latent), self.activation, self.batch_norm)
+        self.decoder = MLP((*reversed(self.hidden), self.n_features), self.activation,
+                           self.batch_norm, self.output_activation)
+
+    def encode(self, x, train: bool = False):
+        return self.encoder(x, train)
+
+    def decode(self, z, train: bool = False):
+        return self.decoder(z, train)
+
+    def __call__(self, x, train: bool = False):
+        z = self.encode(x, train)
+        return z, self.decode(z, train)
+
+
+def forward(module: nn.Module, variables, x, train: bool = False, method=None):
+    """Apply ``module``; in training mode also return the updated BatchNorm statistics.
+
+    Returns ``(outputs, variables)``: ``variables`` is unchanged unless ``train`` and the
+    module has ``batch_stats``.
+    """
+    if train and "batch_stats" in variables:
+        out, updates = module.apply(variables, x, train=True, method=method,
+                                    mutable=["batch_stats"])
+        return out, {**variables, **updates}
+    return module.apply(variables, x, train=False, method=method), variables
+
+
+def init_ensemble(key: jax.Array, module: nn.Module, k: int, x: jax.Array):
+    """k independently initialised variable sets, stacked on a leading axis of size k."""
+    return jax.vmap(lambda kk: module.init(kk, x[:1]))(jax.random.split(key, k))
+
+
+def apply_ensemble(module: nn.Module, variables, x: jax.Array, train: bool = False):
+    """Apply each of the k stacked members to the same ``x`` ``(B, d)``.
+
+    Returns ``((z, x_hat), variables)`` with ``z`` ``(k, B, latent)`` and ``x_hat``
+    ``(k, B, d)``.
+    """
+    return jax.vmap(lambda v: forward(module, v, x, train))(variables)
+
+
+def embed(module: nn.Module, variables, x: jax.Array) -> jax.Array:
+    """Encoder output ``(n, latent)`` in inference mode."""
+    return module.apply(variables, x, method=module.encode)
+

@@ -1,0 +1,123 @@
+"""What every method shares: the autoencoder config, the shuffled ``lax.scan`` epoch and
+autoencoder pre-training.
+
+A method's state is any pytree with a ``key`` field (a NamedTuple or flax struct); its
+``train_step(state, batch) -> (state, loss)`` is pure, so :func:`run_epoch` can scan it.
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Callable, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from jaxclust import nets
+from jaxclust.losses import reconstruction_error
+
+
+@dataclasses.dataclass(frozen=True)
+class AEConfig:
+    """Autoencoder architecture and its pre-training (defaults: DEC's d-500-500-2000-10).
+
+    ``loss``: ``"mse"``, ``"sse"`` or ``"bce"`` (see :func:`reconstruction_error`).
+    ``input_dropout``: denoising pre-training — each input feature is zeroed with this
+    probability (DEC's stacked denoising AEs use 0.2); the target stays the clean input.
+    """
+
+    hidden: tuple[int, ...] = (500, 500, 2000)
+    latent: int = 10
+    activation: str = "relu"
+    batch_norm: bool = False
+    output_activation: str = "none"
+    loss: str = "mse"
+    epochs: int = 50
+    batch_size: int = 256
+    lr: float = 1e-3
+    input_dropout: float = 0.0
+
+    def module(self, n_features: int) -> nets.Autoencoder:
+        return nets.Autoencoder(n_features, tuple(self.hidden), self.latent, self.activation,
+                                self.batch_norm, self.output_activation)
+
+
+class AEState(NamedTuple):
+    """An autoencoder being trained: flax variables, optax state, step count, PRNG key."""
+
+    variables: Any
+    opt_state: Any
+    step: jax.Array
+    key: jax.Array
+
+
+def batch_indices(key: jax.Array, n: int, batch_size: int,
+                  n_batches: int | None = None) -> jax.Array:
+    """Shuffled mini-batch indices ``(n_batches, batch_size)``.
+
+    By default one pass: a random permutation of ``range(n)`` cut into ``n // batch_size``
+    batches, the remainder (a different set each pass) dropped so every step has the same
+    shape and nothing recompiles. With ``n_batches``, as many batches as asked, drawn from
+    consecutive independent permutations. ``batch_size`` is capped at n.
+    """
+    batch_size = min(batch_size, n)
+    per_pass = n // batch_size
+    n_batches = n_batches or per_pass
+    n_passes = -(-n_batches // per_pass)
+    perms = jax.vmap(lambda k: jax.random.permutation(k, n)[: per_pass * batch_size])(
+        jax.random.split(key, n_passes))
+    return perms.reshape(-1, batch_size)[:n_batches]
+
+
+def run_epoch(train_step: Callable, state, x: jax.Array, batch_size: int):
+    """One pass over shuffled mini-batches of ``x`` ``(n, d)``, as a ``lax.scan``.
+
+    Returns the new state and the per-step losses ``(n_batches,)``.
+    """
+    key, sub = jax.random.split(state.key)
+    idx = batch_indices(sub, x.shape[0], batch_size)
+    state = state._replace(key=key)
+    return jax.lax.scan(lambda s, i: train_step(s, x[i]), state, idx)
+
+
+def ae_init(key: jax.Array, x: jax.Array, cfg: AEConfig) -> AEState:
+    """A freshly initialised autoencoder for data ``x`` ``(n, d)`` and its Adam state."""
+    k_init, k_state = jax.random.split(key)
+    variables = cfg.module(x.shape[1]).init(k_init, x[:1])
+    opt_state = optax.adam(cfg.lr).init(variables["params"])
+    return AEState(variables, opt_state, jnp.zeros((), jnp.int32), k_state)
+
+
+def ae_train_step(cfg: AEConfig, n_features: int, state: AEState, batch: jax.Array):
+    """One Adam step on the mean reconstruction error of ``batch`` ``(B, d)``."""
+    module = cfg.module(n_features)
+    inputs = batch
+    if cfg.input_dropout > 0:
+        keep = jax.random.bernoulli(jax.random.fold_in(state.key, state.step),
+                                    1.0 - cfg.input_dropout, batch.shape)
+        inputs = jnp.where(keep, batch, 0.0)
+
+    def loss_fn(params):
+        (_, x_hat), variables = nets.forward(module, {**state.variables, "params": params},
+                                             inputs, train=True)
+        return jnp.mean(reconstruction_error(batch, x_hat, cfg.loss)), variables
+
+    (loss, variables), grads = jax.value_and_grad(loss_fn, has_aux=True)(
+        state.variables["params"])
+    updates, opt_state = optax.adam(cfg.lr).update(grads, state.opt_state)
+    variables = {**variables, "params": optax.apply_updates(variables["params"], updates)}
+    return AEState(variables, opt_state, state.step + 1, state.key), loss
+
+
+def ae_epoch(state: AEState, x: jax.Array, cfg: AEConfig):
+    """One pre-training epoch; returns the state and the mean loss."""
+    step = lambda s, b: ae_train_step(cfg, x.shape[1], s, b)  # noqa: E731
+    state, losses = run_epoch(step, state, x, cfg.batch_size)
+    return state, jnp.mean(losses)
+
+
+def pretrain(key: jax.Array, x: jax.Array, cfg: AEConfig) -> AEState:
+    """Pre-train an autoencoder for ``cfg.epochs`` epochs (pure; vmappable over keys)."""
+    state = ae_init(key, x, cfg)
+    state, _ = jax.lax.scan(lambda s, _: ae_epoch(s, x, cfg), state, None, length=cfg.epochs)
+    return state

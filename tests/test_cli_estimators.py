@@ -1,0 +1,54 @@
+import json
+
+import numpy as np
+import pytest
+
+from jaxclust import cli, data, metrics
+from jaxclust.estimators import AEKMeans
+
+
+def test_cli_fit_writes_labels_metrics_and_plot(tmp_path, capsys):
+    out = tmp_path / "run"
+    rc = cli.main(["fit", "--method", "aekm", "--dataset", "digits", "--subset", "300",
+                   "--epochs", "2", "--n-init", "2", "--no-progress", "--out", str(out)])
+    assert rc == 0
+    labels = np.load(out / "labels.npy")
+    record = json.loads((out / "metrics.json").read_text())
+    _, y = data.load("digits", subset=300)
+    assert labels.shape == (300,)
+    assert record["metrics"]["nmi"] == pytest.approx(metrics.nmi(y, labels))
+    assert record["method"] == "aekm" and record["config"]["ae"]["epochs"] == 2
+    assert (out / "embedding.png").stat().st_size > 0
+    assert "NMI" in capsys.readouterr().out
+
+
+def test_cli_user_file_without_labels(tmp_path, capsys):
+    x, _ = data.load("synthetic", n=200, k=4)
+    np.save(tmp_path / "x.npy", x)
+    assert cli.main(["fit", "--method", "kmeans", "--dataset", str(tmp_path / "x.npy"),
+                     "--no-progress", "--no-plot", "--out", str(tmp_path / "o")]) == 2
+    assert "--n-clusters is required" in capsys.readouterr().err
+    assert cli.main(["fit", "--method", "kmeans", "--dataset", str(tmp_path / "x.npy"),
+                     "--n-clusters", "4", "--no-progress", "--out", str(tmp_path / "o")]) == 0
+    assert np.load(tmp_path / "o" / "labels.npy").shape == (200,)
+
+
+def test_cli_reports_bad_input_clearly(tmp_path, capsys):
+    x = np.ones((10, 3))
+    x[3, 1] = np.nan
+    np.save(tmp_path / "bad.npy", x)
+    assert cli.main(["fit", "--dataset", str(tmp_path / "bad.npy"), "--n-clusters", "2",
+                     "--no-progress"]) == 2
+    assert "NaN or inf in 1 rows (first: row 3" in capsys.readouterr().err
+
+
+def test_aekmeans_estimator():
+    x, y = data.load("digits", subset=300)
+    est = AEKMeans(n_clusters=10, hidden=(32,), latent=5, epochs=3, batch_size=32, n_init=2,
+                   random_state=0)
+    labels = est.fit_predict(x)
+    assert labels.shape == (300,) and est.cluster_centers_.shape == (10, 5)
+    np.testing.assert_array_equal(est.predict(x), labels)
+    assert est.transform(x).shape == (300, 5)
+    with pytest.raises(ValueError, match="epochs must be >= 1"):
+        AEKMeans(epochs=0).fit(x)

@@ -1,0 +1,129 @@
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from jax.test_util import check_grads
+
+from jaxclust import nets, train
+from jaxclust.losses import reconstruction_error
+from jaxclust.methods import aekm
+
+SMALL = train.AEConfig(hidden=(16, 8), latent=3, epochs=2, batch_size=32)
+
+
+def _x(n=96, d=12, seed=0):
+    return jnp.asarray(np.random.default_rng(seed).random((n, d)), jnp.float32)
+
+
+def test_reconstruction_error_against_numpy():
+    rng = np.random.default_rng(0)
+    x = rng.random((5, 7))
+    xh = rng.uniform(0.01, 0.99, (3, 5, 7))
+    f32 = lambda a: jnp.asarray(a, jnp.float32)  # noqa: E731
+    np.testing.assert_allclose(reconstruction_error(f32(x), f32(xh[0]), "mse"),
+                               ((x - xh[0]) ** 2).mean(1), rtol=1e-5)
+    np.testing.assert_allclose(reconstruction_error(f32(x), f32(xh), "sse"),
+                               ((x[None] - xh) ** 2).sum(-1).T, rtol=1e-5)
+    bce = -(x[None] * np.log(xh) + (1 - x[None]) * np.log(1 - xh)).mean(-1).T
+    np.testing.assert_allclose(reconstruction_error(f32(x), f32(xh), "bce"), bce, rtol=1e-5)
+    # Saturated outputs give a finite (clipped) BCE, not inf.
+    assert np.isfinite(reconstruction_error(f32(x), jnp.zeros((5, 7)), "bce")).all()
+    with pytest.raises(ValueError, match="kind must be one of"):
+        reconstruction_error(f32(x), f32(xh[0]), "l1")
+
+
+def test_autoencoder_shapes_and_mirror():
+    ae = nets.Autoencoder(12, hidden=(16, 8), latent=3, output_activation="sigmoid")
+    variables = ae.init(jax.random.key(0), _x()[:1])
+    z, xh = ae.apply(variables, _x())
+    assert z.shape == (96, 3) and xh.shape == (96, 12)
+    assert float(xh.min()) >= 0.0 and float(xh.max()) <= 1.0
+    kernels = [variables["params"]["decoder"][f"Dense_{i}"]["kernel"].shape for i in range(3)]
+    assert kernels == [(3, 8), (8, 16), (16, 12)]
+
+
+def test_ae_loss_gradients_match_finite_differences():
+    ae = nets.Autoencoder(6, hidden=(5,), latent=2, activation="elu")
+    x32 = _x(8, 6)
+    params32 = ae.init(jax.random.key(1), x32[:1])["params"]
+    with jax.enable_x64(True):
+        x = jnp.asarray(np.asarray(x32), jnp.float64)
+        params = jax.tree.map(lambda p: jnp.asarray(np.asarray(p), jnp.float64), params32)
+
+        def loss(p):
+            return jnp.mean(reconstruction_error(x, ae.apply({"params": p}, x)[1]))
+
+        assert jax.tree.leaves(params)[0].dtype == jnp.float64
+        check_grads(loss, (params,), order=1, modes=["rev"], atol=1e-6, rtol=1e-6)
+
+
+def test_ensemble_equals_separate_autoencoders():
+    ae = SMALL.module(12)
+    x = _x()
+    stacked = nets.init_ensemble(jax.random.key(2), ae, 4, x)
+    (z, xh), _ = nets.apply_ensemble(ae, stacked, x)
+    assert z.shape == (4, 96, 3) and xh.shape == (4, 96, 12)
+    for i in range(4):
+        member = jax.tree.map(lambda p: p[i], stacked)
+        z_i, xh_i = ae.apply(member, x)
+        np.testing.assert_allclose(xh[i], xh_i, rtol=1e-5, atol=1e-6)
+    # Members are independently initialised.
+    assert not np.allclose(xh[0], xh[1])
+
+
+def test_batch_norm_updates_running_stats_only_in_training():
+    cfg = train.AEConfig(hidden=(16,), latent=3, batch_norm=True, batch_size=32)
+    state = train.ae_init(jax.random.key(0), _x(), cfg)
+    assert "batch_stats" in state.variables
+    new, _ = train.ae_epoch(state, _x(), cfg)
+    before = jax.tree.leaves(state.variables["batch_stats"])
+    after = jax.tree.leaves(new.variables["batch_stats"])
+    assert any(not np.allclose(a, b) for a, b in zip(before, after))
+
+
+def test_batch_indices_static_shape_and_permutation(key):
+    idx = train.batch_indices(key, 100, 32)
+    assert idx.shape == (3, 32)
+    assert len(np.unique(idx)) == 96 and idx.max() < 100
+
+
+def test_epoch_jit_equals_no_jit():
+    x = _x()
+    state = train.ae_init(jax.random.key(3), x, SMALL)
+    eager, loss_e = train.ae_epoch(state, x, SMALL)
+    jitted, loss_j = jax.jit(train.ae_epoch, static_argnames="cfg")(state, x, cfg=SMALL)
+    np.testing.assert_allclose(loss_e, loss_j, rtol=1e-5)
+    for a, b in zip(jax.tree.leaves(eager.variables), jax.tree.leaves(jitted.variables)):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+
+
+def test_pretraining_reduces_loss():
+    x = _x(256, 12)
+    cfg = train.AEConfig(hidden=(32,), latent=4, epochs=30, batch_size=32)
+    state = train.ae_init(jax.random.key(0), x, cfg)
+    _, first = train.ae_epoch(state, x, cfg)
+    _, last = train.ae_epoch(train.pretrain(jax.random.key(0), x, cfg), x, cfg)
+    assert float(last) < 0.5 * float(first)
+
+
+AEKM_CFG = aekm.Config(n_clusters=3, ae=SMALL, n_init=2)
+
+
+def test_aekm_same_key_same_labels():
+    x = _x()
+    fit = jax.jit(aekm.fit, static_argnames="cfg")
+    a = aekm.predict(fit(jax.random.key(5), x, cfg=AEKM_CFG), x, AEKM_CFG)
+    b = aekm.predict(fit(jax.random.key(5), x, cfg=AEKM_CFG), x, AEKM_CFG)
+    np.testing.assert_array_equal(a, b)
+
+
+def test_aekm_vmap_over_keys_equals_separate_fits():
+    x = _x()
+    keys = jax.random.split(jax.random.key(6), 2)
+    states = jax.jit(jax.vmap(aekm.fit, (0, None, None)), static_argnums=2)(keys, x, AEKM_CFG)
+    for i in range(2):
+        single = aekm.fit(keys[i], x, AEKM_CFG)
+        batched = jax.tree.map(lambda a: a[i], states)
+        np.testing.assert_allclose(batched.centroids, single.centroids, rtol=1e-4, atol=1e-5)
+        np.testing.assert_array_equal(aekm.predict(batched, x, AEKM_CFG),
+                                      aekm.predict(single, x, AEKM_CFG))
