@@ -17,11 +17,11 @@ from tqdm.auto import tqdm
 
 import jaxclust
 from jaxclust import data, kmeans, metrics
-from jaxclust.methods import aekm
+from jaxclust.methods import aekm, dec
 from jaxclust.train import AEConfig
 from jaxclust.validation import check_n_clusters
 
-METHODS = ("kmeans", "aekm")
+METHODS = ("kmeans", "aekm", "dec", "idec")
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -41,12 +41,27 @@ def _build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--n-clusters", type=int, default=None,
                      help="number of clusters (default: the number of classes in the labels)")
     fit.add_argument("--seed", type=int, default=0, help="PRNG seed")
+    fit.add_argument("--hidden", type=int, nargs="+", default=None,
+                     help="encoder hidden sizes; the decoder mirrors them (default: "
+                          "500 500 2000, the papers'; 256 256 512 below 5 000 samples)")
     fit.add_argument("--epochs", type=int, default=None,
-                     help="autoencoder pre-training epochs (default: 50; 30 on digits)")
+                     help="autoencoder pre-training epochs (default: 50)")
     fit.add_argument("--batch-size", type=int, default=None,
-                     help="mini-batch size (default: 256; 64 on digits)")
+                     help="mini-batch size (default: 256; 64 below 5 000 samples)")
     fit.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate")
+    fit.add_argument("--input-dropout", type=float, default=0.0,
+                     help="denoising pre-training: input dropout rate (DEC: 0.2)")
     fit.add_argument("--n-init", type=int, default=20, help="k-means restarts")
+    fit.add_argument("--cluster-optimizer", choices=("sgd", "adam"), default=None,
+                     help="optimizer of the clustering phase (DEC: sgd, momentum 0.9; IDEC: adam)")
+    fit.add_argument("--cluster-lr", type=float, default=None,
+                     help="learning rate of the clustering phase (DEC: SGD 0.01; IDEC: Adam 1e-3)")
+    fit.add_argument("--update-interval", type=int, default=None,
+                     help="DEC/IDEC: mini-batches between target updates (default: one pass)")
+    fit.add_argument("--tol", type=float, default=0.001,
+                     help="DEC/IDEC: stop when fewer than this fraction of labels change")
+    fit.add_argument("--max-epochs", type=int, default=200,
+                     help="DEC/IDEC: at most this many target updates")
     fit.add_argument("--out", default=None, help="output folder (default: runs/<method>-<dataset>)")
     fit.add_argument("--no-progress", action="store_true", help="no progress bars")
     fit.add_argument("--no-plot", action="store_true", help="skip embedding.png")
@@ -54,24 +69,52 @@ def _build_parser() -> argparse.ArgumentParser:
 
 
 def _ae_config(args, small: bool) -> AEConfig:
-    return AEConfig(epochs=args.epochs or (30 if small else 50),
-                    batch_size=args.batch_size or (64 if small else 256), lr=args.lr)
+    hidden = args.hidden or ((256, 256, 512) if small else (500, 500, 2000))
+    return AEConfig(hidden=tuple(hidden), epochs=args.epochs or 50,
+                    batch_size=args.batch_size or (64 if small else 256), lr=args.lr,
+                    input_dropout=args.input_dropout)
+
+
+def _pretrain(key, xj, cfg: aekm.Config, args) -> aekm.State:
+    """Autoencoder pre-training (progress bar per epoch), then k-means on the embedding."""
+    epoch = jax.jit(aekm.train_epoch, static_argnames="cfg")
+    state = aekm.init(key, xj, cfg)
+    bar = tqdm(range(cfg.ae.epochs), desc="pre-train", disable=args.no_progress)
+    for _ in bar:
+        state, loss = epoch(state, xj, cfg=cfg)
+        bar.set_postfix(loss=f"{float(loss):.4f}")
+    with tqdm(total=1, desc="k-means", disable=args.no_progress) as bar:
+        state = jax.jit(aekm.cluster, static_argnames="cfg")(state, xj, cfg=cfg)
+        bar.update()
+    return state
 
 
 def _fit_aekm(key, x, k, args, small):
     cfg = aekm.Config(n_clusters=k, ae=_ae_config(args, small), n_init=args.n_init)
     xj = jnp.asarray(x)
-    epoch = jax.jit(aekm.train_epoch, static_argnames="cfg")
-    state = aekm.init(key, xj, cfg)
-    bar = tqdm(range(cfg.ae.epochs), desc="pre-train", disable=args.no_progress)
+    state = _pretrain(key, xj, cfg, args)
+    return np.asarray(aekm.predict(state, xj, cfg)), np.asarray(aekm.embed(state, xj, cfg)), cfg
+
+
+def _fit_dec(key, x, k, args, small):
+    idec = args.method == "idec"
+    cfg = dec.Config(
+        n_clusters=k, ae=_ae_config(args, small), n_init=args.n_init, idec=idec,
+        optimizer=args.cluster_optimizer or ("adam" if idec else "sgd"),
+        lr=args.cluster_lr or (1e-3 if idec else 0.01),
+        batch_size=args.batch_size or (64 if small else 256),
+        update_interval=args.update_interval, tol=args.tol, max_epochs=args.max_epochs)
+    xj = jnp.asarray(x)
+    state = dec.from_pretrained(_pretrain(key, xj, cfg.aekm(), args), xj, cfg)
+    epoch = jax.jit(dec.train_epoch, static_argnames="cfg")
+    bar = tqdm(range(cfg.max_epochs), desc=args.method, disable=args.no_progress)
     for _ in bar:
-        state, loss = epoch(state, xj, cfg)
-        bar.set_postfix(loss=f"{float(loss):.4f}")
-    with tqdm(total=1, desc="k-means", disable=args.no_progress) as bar:
-        state = jax.jit(aekm.cluster, static_argnames="cfg")(state, xj, cfg)
-        bar.update()
-    labels = aekm.predict(state, xj, cfg)
-    return np.asarray(labels), np.asarray(aekm.embed(state, xj, cfg)), cfg
+        state, loss = epoch(state, xj, cfg=cfg)
+        if bool(state.done):
+            break
+        bar.set_postfix(loss=f"{float(loss):.4f}", changed=f"{float(state.delta):.4f}")
+    bar.close()
+    return np.asarray(dec.predict(state, xj, cfg)), np.asarray(dec.embed(state, xj, cfg)), cfg
 
 
 def _fit_kmeans(key, x, k, args, small):
@@ -114,7 +157,7 @@ def cmd_fit(args) -> int:
     check_n_clusters(k, x.shape[0])
     small = x.shape[0] < 5000
     key = jax.random.key(args.seed)
-    fit = {"kmeans": _fit_kmeans, "aekm": _fit_aekm}[args.method]
+    fit = {"kmeans": _fit_kmeans, "aekm": _fit_aekm, "dec": _fit_dec, "idec": _fit_dec}[args.method]
     labels, z, cfg = fit(key, x, k, args, small)
     wall = time.perf_counter() - start
 

@@ -5,13 +5,16 @@ attributes end in ``_``.
 """
 from __future__ import annotations
 
+import warnings
+
 import jax
 import numpy as np
 from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.validation import check_is_fitted
 
 from jaxclust import kmeans as km, train
-from jaxclust.methods import aekm
+from jaxclust.methods import aekm, dec
 from jaxclust.validation import check_data, check_n_clusters, check_positive_int
 
 
@@ -88,18 +91,44 @@ class KMeans(_Clusterer):
         return np.sqrt(np.asarray(km.sq_distances(x, self.cluster_centers_)))
 
 
-class AEKMeans(_Clusterer):
+class _DeepClusterer(_Clusterer):
+    """Shared by the autoencoder-based estimators: the AE parameters and their config."""
+
+    def _ae_config(self) -> train.AEConfig:
+        for name in ("latent", "epochs", "batch_size", "n_init"):
+            check_positive_int(getattr(self, name), name)
+        return train.AEConfig(tuple(self.hidden), self.latent, self.activation,
+                              self.batch_norm, self.output_activation, self.loss, self.epochs,
+                              self.batch_size, float(self.lr), float(self.input_dropout))
+
+    def _store_fit(self, module, state, cfg, x):
+        """Fitted attributes common to every deep estimator."""
+        xj = jax.numpy.asarray(x)
+        self.state_, self.config_ = state, cfg
+        self.labels_ = np.asarray(module.predict(state, xj, cfg))
+        self.objective_ = float(module.objective(state, xj, cfg))
+        self.n_features_in_ = x.shape[1]
+
+    def predict(self, x):
+        x = self._check_predict_input(x)
+        return np.asarray(self._method.predict(self.state_, x, self.config_))
+
+
+class AEKMeans(_DeepClusterer):
     """Autoencoder pre-training, then k-means on the embedding (see ``methods.aekm``).
 
-    Parameters mirror :class:`jaxclust.train.AEConfig`. ``transform`` gives the embedding.
-    Attributes: ``cluster_centers_`` ``(k, latent)`` (in the embedding), ``labels_``,
-    ``inertia_`` (in the embedding), ``n_features_in_``.
+    AE parameters mirror :class:`jaxclust.train.AEConfig`. ``transform`` gives the
+    embedding ``(n, latent)``. Attributes: ``cluster_centers_`` ``(k, latent)`` (in the
+    embedding), ``labels_``, ``inertia_`` (in the embedding), ``n_features_in_``.
     """
+
+    _method = aekm
 
     def __init__(self, n_clusters: int = 8, hidden=(500, 500, 2000), latent: int = 10,
                  activation: str = "relu", batch_norm: bool = False,
                  output_activation: str = "none", loss: str = "mse", epochs: int = 50,
-                 batch_size: int = 256, lr: float = 1e-3, n_init: int = 20, random_state=None):
+                 batch_size: int = 256, lr: float = 1e-3, input_dropout: float = 0.0,
+                 n_init: int = 20, random_state=None):
         self.n_clusters = n_clusters
         self.hidden = hidden
         self.latent = latent
@@ -110,35 +139,116 @@ class AEKMeans(_Clusterer):
         self.epochs = epochs
         self.batch_size = batch_size
         self.lr = lr
+        self.input_dropout = input_dropout
         self.n_init = n_init
         self.random_state = random_state
 
-    def _config(self) -> aekm.Config:
-        for name in ("latent", "epochs", "batch_size", "n_init"):
-            check_positive_int(getattr(self, name), name)
-        ae = train.AEConfig(tuple(self.hidden), self.latent, self.activation, self.batch_norm,
-                            self.output_activation, self.loss, self.epochs, self.batch_size,
-                            float(self.lr))
-        return aekm.Config(self.n_clusters, ae, self.n_init)
-
     def fit(self, x, y=None):
         x = self._check_fit_input(x)
-        cfg = self._config()
-        xj = jax.numpy.asarray(x)
+        cfg = aekm.Config(self.n_clusters, self._ae_config(), self.n_init)
         state = jax.jit(aekm.fit, static_argnames="cfg")(
-            jax.random.key(_seed(self.random_state)), xj, cfg=cfg)
-        self.state_, self.config_ = state, cfg
+            jax.random.key(_seed(self.random_state)), jax.numpy.asarray(x), cfg=cfg)
+        self._store_fit(aekm, state, cfg, x)
         self.cluster_centers_ = np.asarray(state.centroids)
-        self.labels_ = np.asarray(aekm.predict(state, xj, cfg))
-        self.inertia_ = float(aekm.objective(state, xj, cfg))
-        self.n_features_in_ = x.shape[1]
+        self.inertia_ = self.objective_
         return self
-
-    def predict(self, x):
-        x = self._check_predict_input(x)
-        return np.asarray(aekm.predict(self.state_, x, self.config_))
 
     def transform(self, x):
         """The embedding ``(n, latent)``."""
         x = self._check_predict_input(x)
         return np.asarray(aekm.embed(self.state_, x, self.config_))
+
+
+class DEC(_DeepClusterer):
+    """Deep Embedded Clustering (see ``methods.dec``); ``IDEC`` keeps the decoder.
+
+    Clustering-phase parameters: ``cluster_optimizer`` (``"sgd"`` with momentum 0.9 or
+    ``"adam"``), ``cluster_lr``, ``cluster_batch_size``, ``update_interval``, ``tol``,
+    ``max_epochs`` (target updates), ``target`` (``"full"`` or ``"batch"``), ``gamma``
+    (IDEC). ``transform`` gives the soft assignments q ``(n, k)``. Attributes:
+    ``cluster_centers_`` ``(k, latent)``, ``labels_``, ``n_iter_`` (target updates run),
+    ``objective_`` (mean KL(P‖Q)).
+    """
+
+    _method = dec
+    _idec = False
+
+    def __init__(self, n_clusters: int = 8, hidden=(500, 500, 2000), latent: int = 10,
+                 activation: str = "relu", batch_norm: bool = False,
+                 output_activation: str = "none", loss: str = "mse", epochs: int = 50,
+                 batch_size: int = 256, lr: float = 1e-3, input_dropout: float = 0.0,
+                 n_init: int = 20, cluster_optimizer: str = "sgd", cluster_lr: float = 0.01,
+                 cluster_batch_size: int = 256, update_interval=None, tol: float = 0.001,
+                 max_epochs: int = 200, target: str = "full", gamma: float = 0.1,
+                 random_state=None):
+        self.n_clusters = n_clusters
+        self.hidden = hidden
+        self.latent = latent
+        self.activation = activation
+        self.batch_norm = batch_norm
+        self.output_activation = output_activation
+        self.loss = loss
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.input_dropout = input_dropout
+        self.n_init = n_init
+        self.cluster_optimizer = cluster_optimizer
+        self.cluster_lr = cluster_lr
+        self.cluster_batch_size = cluster_batch_size
+        self.update_interval = update_interval
+        self.tol = tol
+        self.max_epochs = max_epochs
+        self.target = target
+        self.gamma = gamma
+        self.random_state = random_state
+
+    def _config(self) -> dec.Config:
+        check_positive_int(self.max_epochs, "max_epochs")
+        return dec.Config(self.n_clusters, self._ae_config(), self.n_init, self._idec,
+                          float(self.gamma), 1.0, self.cluster_optimizer,
+                          float(self.cluster_lr), self.cluster_batch_size,
+                          self.update_interval, self.target, float(self.tol), self.max_epochs)
+
+    def fit(self, x, y=None):
+        x = self._check_fit_input(x)
+        cfg = self._config()
+        xj = jax.numpy.asarray(x)
+        state = jax.jit(dec.init, static_argnames="cfg")(
+            jax.random.key(_seed(self.random_state)), xj, cfg=cfg)
+        epoch = jax.jit(dec.train_epoch, static_argnames="cfg")
+        n_iter = 0
+        while n_iter < cfg.max_epochs and not bool(state.done):
+            state, _ = epoch(state, xj, cfg=cfg)
+            n_iter += 1
+        if not bool(state.done):
+            warnings.warn(f"{type(self).__name__} did not reach tol={cfg.tol} in "
+                          f"{cfg.max_epochs} target updates", ConvergenceWarning)
+        self._store_fit(dec, state, cfg, x)
+        self.cluster_centers_ = np.asarray(state.centroids)
+        self.n_iter_ = n_iter
+        return self
+
+    def transform(self, x):
+        """Soft assignments q ``(n, k)``."""
+        x = self._check_predict_input(x)
+        return np.asarray(dec.transform(self.state_, x, self.config_))
+
+
+class IDEC(DEC):
+    """IDEC: DEC plus the reconstruction term, ``L_rec + gamma · KL(P‖Q)`` (Adam 1e-3)."""
+
+    _idec = True
+
+    def __init__(self, n_clusters: int = 8, hidden=(500, 500, 2000), latent: int = 10,
+                 activation: str = "relu", batch_norm: bool = False,
+                 output_activation: str = "none", loss: str = "mse", epochs: int = 50,
+                 batch_size: int = 256, lr: float = 1e-3, input_dropout: float = 0.0,
+                 n_init: int = 20, cluster_optimizer: str = "adam", cluster_lr: float = 1e-3,
+                 cluster_batch_size: int = 256, update_interval=None, tol: float = 0.001,
+                 max_epochs: int = 200, target: str = "full", gamma: float = 0.1,
+                 random_state=None):
+        super().__init__(n_clusters, hidden, latent, activation, batch_norm,
+                         output_activation, loss, epochs, batch_size, lr, input_dropout,
+                         n_init, cluster_optimizer, cluster_lr, cluster_batch_size,
+                         update_interval, tol, max_epochs, target, gamma, random_state)

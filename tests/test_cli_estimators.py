@@ -52,3 +52,21 @@ def test_aekmeans_estimator():
     assert est.transform(x).shape == (300, 5)
     with pytest.raises(ValueError, match="epochs must be >= 1"):
         AEKMeans(epochs=0).fit(x)
+
+
+@pytest.mark.parametrize("cls", ["DEC", "IDEC"])
+def test_dec_estimators(cls):
+    from jaxclust import estimators
+
+    x, _ = data.load("digits", subset=300)
+    est = getattr(estimators, cls)(n_clusters=10, hidden=(32,), latent=5, epochs=3,
+                                   batch_size=32, n_init=2, cluster_batch_size=32,
+                                   max_epochs=3, random_state=0)
+    with pytest.warns(Warning, match="did not reach tol"):
+        labels = est.fit_predict(x)
+    q = est.transform(x)
+    assert q.shape == (300, 10)
+    np.testing.assert_allclose(q.sum(1), 1.0, rtol=1e-5)
+    np.testing.assert_array_equal(q.argmax(1), labels)
+    assert est.n_iter_ == 3 and np.isfinite(est.objective_)
+    assert est.get_params()["cluster_optimizer"] == ("adam" if cls == "IDEC" else "sgd")

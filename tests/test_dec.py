@@ -120,3 +120,23 @@ def test_idec_trains_the_decoder_and_dec_does_not():
         moved = any(not np.allclose(a, b) for a, b in
                     zip(jax.tree.leaves(dec_before), jax.tree.leaves(dec_after)))
         assert moved == idec
+
+
+DIGITS_AE = train.AEConfig(hidden=(256, 256, 512), epochs=50, batch_size=64)
+
+
+@pytest.mark.parametrize("idec,threshold", [(False, 0.79), (True, 0.80)])
+def test_dec_and_idec_on_digits_reach_nmi(idec, threshold):
+    """Seed 0, Adam 1e-3, batch 64, full-data target every pass. Measured NMI over seeds
+    0/1/2: DEC 0.810/0.800/0.799, IDEC 0.813/0.810/0.806 (AE+KM 0.746/0.768/0.760)."""
+    x, y = data.load("digits")
+    xj = jnp.asarray(x)
+    cfg = dec.Config(10, DIGITS_AE, idec=idec, optimizer="adam", lr=1e-3, batch_size=64)
+    state = jax.jit(dec.init, static_argnames="cfg")(jax.random.key(0), xj, cfg=cfg)
+    epoch = jax.jit(dec.train_epoch, static_argnames="cfg")
+    for _ in range(cfg.max_epochs):
+        state, _ = epoch(state, xj, cfg=cfg)
+        if bool(state.done):
+            break
+    assert bool(state.done)
+    assert metrics.nmi(y, np.asarray(dec.predict(state, xj, cfg))) >= threshold
