@@ -17,11 +17,11 @@ from tqdm.auto import tqdm
 
 import jaxclust
 from jaxclust import data, kmeans, metrics
-from jaxclust.methods import aekm, dec
+from jaxclust.methods import aekm, dcn, dec
 from jaxclust.train import AEConfig
 from jaxclust.validation import check_n_clusters
 
-METHODS = ("kmeans", "aekm", "dec", "idec")
+METHODS = ("kmeans", "aekm", "dec", "idec", "dcn")
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -45,7 +45,7 @@ def _build_parser() -> argparse.ArgumentParser:
                      help="encoder hidden sizes; the decoder mirrors them (default: "
                           "500 500 2000, the papers'; 256 256 512 below 5 000 samples)")
     fit.add_argument("--epochs", type=int, default=None,
-                     help="autoencoder pre-training epochs (default: 50)")
+                     help="autoencoder pre-training epochs (default: 50; 100 below 5 000 samples)")
     fit.add_argument("--batch-size", type=int, default=None,
                      help="mini-batch size (default: 256; 64 below 5 000 samples)")
     fit.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate")
@@ -53,15 +53,19 @@ def _build_parser() -> argparse.ArgumentParser:
                      help="denoising pre-training: input dropout rate (DEC: 0.2)")
     fit.add_argument("--n-init", type=int, default=20, help="k-means restarts")
     fit.add_argument("--cluster-optimizer", choices=("sgd", "adam"), default=None,
-                     help="optimizer of the clustering phase (DEC: sgd, momentum 0.9; IDEC: adam)")
+                     help="optimizer of the clustering phase (DEC: sgd, momentum 0.9; "
+                          "IDEC, DCN: adam)")
     fit.add_argument("--cluster-lr", type=float, default=None,
-                     help="learning rate of the clustering phase (DEC: SGD 0.01; IDEC: Adam 1e-3)")
+                     help="learning rate of the clustering phase (DEC: 0.01; IDEC, DCN: 1e-3)")
     fit.add_argument("--update-interval", type=int, default=None,
                      help="DEC/IDEC: mini-batches between target updates (default: one pass)")
     fit.add_argument("--tol", type=float, default=0.001,
                      help="DEC/IDEC: stop when fewer than this fraction of labels change")
-    fit.add_argument("--max-epochs", type=int, default=200,
-                     help="DEC/IDEC: at most this many target updates")
+    fit.add_argument("--max-epochs", type=int, default=None,
+                     help="clustering phase: DEC/IDEC at most this many target updates "
+                          "(default 200); DCN joint epochs (default 50)")
+    fit.add_argument("--lam", type=float, default=dcn.Config.lam,
+                     help="DCN: weight λ of the k-means term (reconstruction is per-feature MSE)")
     fit.add_argument("--out", default=None, help="output folder (default: runs/<method>-<dataset>)")
     fit.add_argument("--no-progress", action="store_true", help="no progress bars")
     fit.add_argument("--no-plot", action="store_true", help="skip embedding.png")
@@ -70,7 +74,7 @@ def _build_parser() -> argparse.ArgumentParser:
 
 def _ae_config(args, small: bool) -> AEConfig:
     hidden = args.hidden or ((256, 256, 512) if small else (500, 500, 2000))
-    return AEConfig(hidden=tuple(hidden), epochs=args.epochs or 50,
+    return AEConfig(hidden=tuple(hidden), epochs=args.epochs or (100 if small else 50),
                     batch_size=args.batch_size or (64 if small else 256), lr=args.lr,
                     input_dropout=args.input_dropout)
 
@@ -103,7 +107,8 @@ def _fit_dec(key, x, k, args, small):
         optimizer=args.cluster_optimizer or ("adam" if idec else "sgd"),
         lr=args.cluster_lr or (1e-3 if idec else 0.01),
         batch_size=args.batch_size or (64 if small else 256),
-        update_interval=args.update_interval, tol=args.tol, max_epochs=args.max_epochs)
+        update_interval=args.update_interval, tol=args.tol,
+        max_epochs=args.max_epochs or dec.Config.max_epochs)
     xj = jnp.asarray(x)
     state = dec.from_pretrained(_pretrain(key, xj, cfg.aekm(), args), xj, cfg)
     epoch = jax.jit(dec.train_epoch, static_argnames="cfg")
@@ -115,6 +120,22 @@ def _fit_dec(key, x, k, args, small):
         bar.set_postfix(loss=f"{float(loss):.4f}", changed=f"{float(state.delta):.4f}")
     bar.close()
     return np.asarray(dec.predict(state, xj, cfg)), np.asarray(dec.embed(state, xj, cfg)), cfg
+
+
+def _fit_dcn(key, x, k, args, small):
+    cfg = dcn.Config(
+        n_clusters=k, ae=_ae_config(args, small), n_init=args.n_init, lam=args.lam,
+        optimizer=args.cluster_optimizer or "adam", lr=args.cluster_lr or dcn.Config.lr,
+        batch_size=args.batch_size or (64 if small else 256),
+        epochs=args.max_epochs or dcn.Config.epochs)
+    xj = jnp.asarray(x)
+    state = dcn.from_pretrained(_pretrain(key, xj, cfg.aekm(), args), cfg)
+    epoch = jax.jit(dcn.train_epoch, static_argnames="cfg")
+    bar = tqdm(range(cfg.epochs), desc="dcn", disable=args.no_progress)
+    for _ in bar:
+        state, loss = epoch(state, xj, cfg=cfg)
+        bar.set_postfix(loss=f"{float(loss):.4f}")
+    return np.asarray(dcn.predict(state, xj, cfg)), np.asarray(dcn.embed(state, xj, cfg)), cfg
 
 
 def _fit_kmeans(key, x, k, args, small):
@@ -157,7 +178,8 @@ def cmd_fit(args) -> int:
     check_n_clusters(k, x.shape[0])
     small = x.shape[0] < 5000
     key = jax.random.key(args.seed)
-    fit = {"kmeans": _fit_kmeans, "aekm": _fit_aekm, "dec": _fit_dec, "idec": _fit_dec}[args.method]
+    fit = {"kmeans": _fit_kmeans, "aekm": _fit_aekm, "dec": _fit_dec, "idec": _fit_dec,
+           "dcn": _fit_dcn}[args.method]
     labels, z, cfg = fit(key, x, k, args, small)
     wall = time.perf_counter() - start
 

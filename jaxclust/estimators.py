@@ -14,7 +14,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.validation import check_is_fitted
 
 from jaxclust import kmeans as km, train
-from jaxclust.methods import aekm, dec
+from jaxclust.methods import aekm, dcn, dec
 from jaxclust.validation import check_data, check_n_clusters, check_positive_int
 
 
@@ -252,3 +252,60 @@ class IDEC(DEC):
                          output_activation, loss, epochs, batch_size, lr, input_dropout,
                          n_init, cluster_optimizer, cluster_lr, cluster_batch_size,
                          update_interval, tol, max_epochs, target, gamma, random_state)
+
+
+class DCN(_DeepClusterer):
+    """Deep Clustering Network (see ``methods.dcn``): reconstruction + (λ/2)·k-means loss,
+    online centroid updates.
+
+    Clustering-phase parameters: ``lam``, ``cluster_optimizer``, ``cluster_lr``,
+    ``cluster_batch_size``, ``cluster_epochs``, ``init_count``. ``transform`` gives the
+    embedding. Attributes: ``cluster_centers_`` ``(k, latent)``, ``labels_``,
+    ``objective_`` (mean DCN loss).
+    """
+
+    _method = dcn
+
+    def __init__(self, n_clusters: int = 8, hidden=(500, 500, 2000), latent: int = 10,
+                 activation: str = "relu", batch_norm: bool = False,
+                 output_activation: str = "none", loss: str = "mse", epochs: int = 50,
+                 batch_size: int = 256, lr: float = 1e-3, input_dropout: float = 0.0,
+                 n_init: int = 20, lam: float = 0.1, cluster_optimizer: str = "adam",
+                 cluster_lr: float = 1e-3, cluster_batch_size: int = 256,
+                 cluster_epochs: int = 50, init_count: float = 100.0, random_state=None):
+        self.n_clusters = n_clusters
+        self.hidden = hidden
+        self.latent = latent
+        self.activation = activation
+        self.batch_norm = batch_norm
+        self.output_activation = output_activation
+        self.loss = loss
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.input_dropout = input_dropout
+        self.n_init = n_init
+        self.lam = lam
+        self.cluster_optimizer = cluster_optimizer
+        self.cluster_lr = cluster_lr
+        self.cluster_batch_size = cluster_batch_size
+        self.cluster_epochs = cluster_epochs
+        self.init_count = init_count
+        self.random_state = random_state
+
+    def fit(self, x, y=None):
+        x = self._check_fit_input(x)
+        check_positive_int(self.cluster_epochs, "cluster_epochs")
+        cfg = dcn.Config(self.n_clusters, self._ae_config(), self.n_init, float(self.lam),
+                         self.cluster_optimizer, float(self.cluster_lr),
+                         self.cluster_batch_size, self.cluster_epochs, float(self.init_count))
+        state = jax.jit(dcn.fit, static_argnames="cfg")(
+            jax.random.key(_seed(self.random_state)), jax.numpy.asarray(x), cfg=cfg)
+        self._store_fit(dcn, state, cfg, x)
+        self.cluster_centers_ = np.asarray(state.centroids)
+        return self
+
+    def transform(self, x):
+        """The embedding ``(n, latent)``."""
+        x = self._check_predict_input(x)
+        return np.asarray(dcn.embed(self.state_, x, self.config_))

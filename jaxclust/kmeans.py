@@ -92,12 +92,17 @@ def lloyd_step(x: jax.Array, centroids: jax.Array) -> tuple[jax.Array, jax.Array
     one_hot = jax.nn.one_hot(labels, k, dtype=x.dtype).reshape(n, r * k)
     counts = jnp.sum(one_hot, axis=0).reshape(r, k)
     means = (one_hot.T @ x).reshape(r, k, d) / jnp.maximum(counts, 1.0)[..., None]
-    own_d2 = jnp.take_along_axis(d2, labels[..., None], axis=2)[..., 0].T  # (R, n)
-    _, farthest = jax.lax.top_k(own_d2, k)  # (R, k)
     empty = counts == 0
-    rank = jnp.clip(jnp.cumsum(empty, axis=1) - 1, 0, k - 1)
-    reseed = x[jnp.take_along_axis(farthest, rank, axis=1)]  # (R, k, d)
-    return jnp.where(empty[..., None], reseed, means), labels.T
+
+    def reseed(means):
+        own_d2 = jnp.take_along_axis(d2, labels[..., None], axis=2)[..., 0].T  # (R, n)
+        _, farthest = jax.lax.top_k(own_d2, k)  # (R, k)
+        rank = jnp.clip(jnp.cumsum(empty, axis=1) - 1, 0, k - 1)
+        far = x[jnp.take_along_axis(farthest, rank, axis=1)]  # (R, k, d)
+        return jnp.where(empty[..., None], far, means)
+
+    # The top-k search runs only when some cluster is empty (rare).
+    return jax.lax.cond(jnp.any(empty), reseed, lambda m: m, means), labels.T
 
 
 def _lloyd(x, centroids, max_iter, tol):

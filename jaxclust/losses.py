@@ -59,3 +59,15 @@ def dec_loss(p, q):
     p = jax.lax.stop_gradient(p)
     log_q = jnp.log(jnp.maximum(q, jnp.finfo(q.dtype).tiny))
     return jnp.sum(jax.scipy.special.xlogy(p, p) - p * log_q, axis=-1)
+
+
+def dcn_loss(x, x_hat, z, centroids, labels, lam: float, kind: str = "mse"):
+    """DCN's per-sample objective ``ℓ(x̂, x) + (λ/2) ‖z − m_{s}‖²`` ``(B,)``.
+
+    x, x_hat: ``(B, d)``; z: ``(B, e)``; centroids: ``(k, e)``; labels: ``(B,)`` int, the
+    fixed assignment s. ``kind`` is the reconstruction error (see
+    :func:`reconstruction_error`; ``"mse"`` averages over features, so λ is relative to a
+    per-feature error).
+    """
+    dist = jnp.sum((z - centroids[labels]) ** 2, axis=-1)
+    return reconstruction_error(x, x_hat, kind) + 0.5 * lam * dist

@@ -70,3 +70,19 @@ def test_dec_estimators(cls):
     np.testing.assert_array_equal(q.argmax(1), labels)
     assert est.n_iter_ == 3 and np.isfinite(est.objective_)
     assert est.get_params()["cluster_optimizer"] == ("adam" if cls == "IDEC" else "sgd")
+
+
+def test_dcn_estimator_and_cli(tmp_path):
+    from jaxclust.estimators import DCN
+
+    x, _ = data.load("digits", subset=300)
+    est = DCN(n_clusters=10, hidden=(32,), latent=5, epochs=2, batch_size=32, n_init=2,
+              cluster_batch_size=32, cluster_epochs=2, random_state=0)
+    labels = est.fit_predict(x)
+    assert labels.shape == (300,) and est.cluster_centers_.shape == (10, 5)
+    np.testing.assert_array_equal(est.predict(x), labels)
+    assert est.transform(x).shape == (300, 5) and np.isfinite(est.objective_)
+    assert cli.main(["fit", "--method", "dcn", "--dataset", "digits", "--subset", "200",
+                     "--hidden", "16", "--epochs", "1", "--max-epochs", "1", "--n-init", "1",
+                     "--no-progress", "--no-plot", "--out", str(tmp_path)]) == 0
+    assert json.loads((tmp_path / "metrics.json").read_text())["config"]["lam"] == 0.1

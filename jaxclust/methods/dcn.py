@@ -1,0 +1,131 @@
+"""DCN (Yang et al. 2017): joint reconstruction + k-means loss, online centroids.
+
+Per mini-batch, alternating: (1) one optimiser step on the network with the centroids M and
+the assignments s fixed, on ``ℓ(g(f(x)), x) + (λ/2)‖f(x) − M s‖²``; (2) re-assign each point
+of the batch to its nearest centroid with the updated network; (3) DCN's online centroid
+update with per-cluster counts (started at ``init_count``, 100 in the paper's code).
+
+Scaling: the reconstruction term is the per-feature mean squared error (``ae.loss="mse"``)
+and the distance a sum over the embedding dimensions, so ``lam`` weighs a per-feature
+reconstruction error against a whole-embedding distance; ``lam = 0.1`` by default (as
+ClustPy's 0.05·‖·‖², i.e. λ/2 = 0.05). With a summed reconstruction error (``"sse"``)
+the same balance needs λ about d times larger. On digits (3 seeds, Adam, 10 epochs)
+λ = 0.1 with lr 1e-3 gave NMI 0.786/0.807/0.797; λ = 1 gave 0.801/0.833/0.736 (less
+stable); lr 1e-4 moved less (0.767/0.803/0.784).
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from jaxclust import kmeans, nets, train
+from jaxclust.losses import dcn_loss
+from jaxclust.methods import aekm
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    """DCN settings: ``lam`` (λ), clustering-phase ``optimizer``/``lr``/``batch_size``,
+    ``epochs`` of joint training, ``init_count`` of the online centroid update."""
+
+    n_clusters: int = 10
+    ae: train.AEConfig = train.AEConfig()
+    n_init: int = 20
+    lam: float = 0.1
+    optimizer: str = "adam"
+    lr: float = 1e-3
+    batch_size: int = 256
+    epochs: int = 50
+    init_count: float = 100.0
+
+    def aekm(self) -> aekm.Config:
+        return aekm.Config(self.n_clusters, self.ae, self.n_init)
+
+    def tx(self) -> optax.GradientTransformation:
+        if self.optimizer == "sgd":
+            return optax.sgd(self.lr, momentum=0.9)
+        if self.optimizer == "adam":
+            return optax.adam(self.lr)
+        raise ValueError(f"optimizer must be 'sgd' or 'adam', got {self.optimizer!r}")
+
+
+class State(NamedTuple):
+    """variables: AE flax variables; centroids ``(k, latent)``; counts ``(k,)``."""
+
+    variables: Any
+    opt_state: Any
+    centroids: jax.Array
+    counts: jax.Array
+    step: jax.Array
+    key: jax.Array
+
+
+def from_pretrained(pre: aekm.State, cfg: Config) -> State:
+    """Start DCN from a pre-trained AE+KM state."""
+    return State(pre.ae.variables, cfg.tx().init(pre.ae.variables["params"]), pre.centroids,
+                 jnp.full((cfg.n_clusters,), cfg.init_count, pre.centroids.dtype),
+                 jnp.zeros((), jnp.int32), pre.ae.key)
+
+
+def init(key: jax.Array, x: jax.Array, cfg: Config) -> State:
+    """Pre-train the autoencoder, k-means on its embedding, then DCN's state."""
+    return from_pretrained(aekm.fit(key, x, cfg.aekm()), cfg)
+
+
+def train_step(state: State, batch: jax.Array, cfg: Config):
+    """Network step (M, s fixed) → re-assign → online centroid update, on ``batch`` ``(B, d)``.
+
+    Returns the new state and the batch loss before the step.
+    """
+    module = cfg.ae.module(batch.shape[1])
+    labels = kmeans.assign(nets.embed(module, state.variables, batch), state.centroids)[0]
+
+    def loss_fn(params):
+        (z, x_hat), variables = nets.forward(module, {**state.variables, "params": params},
+                                             batch, train=True)
+        loss = dcn_loss(batch, x_hat, z, state.centroids, labels, cfg.lam, cfg.ae.loss)
+        return jnp.mean(loss), variables
+
+    (loss, variables), grads = jax.value_and_grad(loss_fn, has_aux=True)(
+        state.variables["params"])
+    updates, opt_state = cfg.tx().update(grads, state.opt_state, variables["params"])
+    variables = {**variables, "params": optax.apply_updates(variables["params"], updates)}
+    z = nets.embed(module, variables, batch)
+    new_labels = kmeans.assign(z, state.centroids)[0]
+    centroids, counts = kmeans.online_update(state.centroids, state.counts, z, new_labels)
+    return State(variables, opt_state, centroids, counts, state.step + 1, state.key), loss
+
+
+def train_epoch(state: State, x: jax.Array, cfg: Config):
+    """One shuffled pass of :func:`train_step`; returns the state and the mean loss."""
+    state, losses = train.run_epoch(lambda s, b: train_step(s, b, cfg), state, x,
+                                    cfg.batch_size)
+    return state, jnp.mean(losses)
+
+
+def embed(state: State, x: jax.Array, cfg: Config) -> jax.Array:
+    return nets.embed(cfg.ae.module(x.shape[1]), state.variables, x)
+
+
+def predict(state: State, x: jax.Array, cfg: Config) -> jax.Array:
+    """Nearest centroid in the embedding: labels ``(n,)``."""
+    return kmeans.assign(embed(state, x, cfg), state.centroids)[0]
+
+
+def objective(state: State, x: jax.Array, cfg: Config) -> jax.Array:
+    """Mean DCN loss on all of ``x`` with the current assignments (ranks seeds)."""
+    (z, x_hat) = cfg.ae.module(x.shape[1]).apply(state.variables, x)
+    labels = kmeans.assign(z, state.centroids)[0]
+    return jnp.mean(dcn_loss(x, x_hat, z, state.centroids, labels, cfg.lam, cfg.ae.loss))
+
+
+def fit(key: jax.Array, x: jax.Array, cfg: Config) -> State:
+    """Pre-train, k-means, then ``cfg.epochs`` joint epochs: one pure function of the key."""
+    state = init(key, x, cfg)
+    state, _ = jax.lax.scan(lambda s, _: train_epoch(s, x, cfg), state, None,
+                            length=cfg.epochs)
+    return state
