@@ -5,6 +5,7 @@ attributes end in ``_``.
 """
 from __future__ import annotations
 
+import dataclasses
 import warnings
 
 import jax
@@ -14,7 +15,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.validation import check_is_fitted
 
 from jaxclust import kmeans as km, train
-from jaxclust.methods import aekm, dcn, dec
+from jaxclust.methods import aekm, dcn, dec, kdae
 from jaxclust.validation import check_data, check_n_clusters, check_positive_int
 
 
@@ -309,3 +310,71 @@ class DCN(_DeepClusterer):
         """The embedding ``(n, latent)``."""
         x = self._check_predict_input(x)
         return np.asarray(dcn.embed(self.state_, x, self.config_))
+
+
+class KDAE(_DeepClusterer):
+    """k-DAE (see ``methods.kdae``): one autoencoder per cluster, a point goes to the one
+    that reconstructs it best.
+
+    ``hidden``…``input_dropout`` configure the initial autoencoder (on all data);
+    ``member_*`` each cluster's autoencoder (paper: d-1024-256-10, ELU, sigmoid, BCE) and its
+    per-cluster pre-training; ``clustering_loss`` ``"hard"``/``"soft"``; joint Adam ``cluster_lr``,
+    ``cluster_batch_size``, ``cluster_epochs``. ``transform`` gives the reconstruction
+    errors ``(n, k)``. Attributes: ``labels_``, ``owned_`` (points per member after k-means;
+    0 = idle), ``objective_`` (mean k-DAE loss).
+    """
+
+    _method = kdae
+
+    def __init__(self, n_clusters: int = 8, hidden=(500, 500, 2000), latent: int = 10,
+                 activation: str = "relu", batch_norm: bool = False,
+                 output_activation: str = "none", loss: str = "mse", epochs: int = 50,
+                 batch_size: int = 256, lr: float = 1e-3, input_dropout: float = 0.0,
+                 n_init: int = 20, clustering_loss: str = "hard", member_hidden=(1024, 256), member_latent: int = 10,
+                 member_batch_norm: bool = False, member_epochs: int = 10,
+                 cluster_lr: float = 1e-4, cluster_batch_size: int = 256,
+                 cluster_epochs: int = 40, random_state=None):
+        self.n_clusters = n_clusters
+        self.hidden = hidden
+        self.latent = latent
+        self.activation = activation
+        self.batch_norm = batch_norm
+        self.output_activation = output_activation
+        self.loss = loss
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.input_dropout = input_dropout
+        self.n_init = n_init
+        self.clustering_loss = clustering_loss
+        self.member_hidden = member_hidden
+        self.member_latent = member_latent
+        self.member_batch_norm = member_batch_norm
+        self.member_epochs = member_epochs
+        self.cluster_lr = cluster_lr
+        self.cluster_batch_size = cluster_batch_size
+        self.cluster_epochs = cluster_epochs
+        self.random_state = random_state
+
+    def fit(self, x, y=None):
+        x = self._check_fit_input(x)
+        for name in ("member_latent", "member_epochs", "cluster_epochs"):
+            check_positive_int(getattr(self, name), name)
+        member = dataclasses.replace(
+            kdae.PAPER_MEMBER, hidden=tuple(self.member_hidden), latent=self.member_latent,
+            batch_norm=self.member_batch_norm, epochs=self.member_epochs,
+            batch_size=self.cluster_batch_size)
+        cfg = kdae.Config(self.n_clusters, self._ae_config(), self.n_init, member,
+                          self.clustering_loss,
+                          "sse", float(self.cluster_lr), self.cluster_batch_size,
+                          self.cluster_epochs)
+        state = jax.jit(kdae.fit, static_argnames="cfg")(
+            jax.random.key(_seed(self.random_state)), jax.numpy.asarray(x), cfg=cfg)
+        self._store_fit(kdae, state, cfg, x)
+        self.owned_ = np.asarray(state.owned)
+        return self
+
+    def transform(self, x):
+        """Each member's reconstruction error ``(n, k)``."""
+        x = self._check_predict_input(x)
+        return np.asarray(kdae.errors(self.state_, x, self.config_))

@@ -71,3 +71,16 @@ def dcn_loss(x, x_hat, z, centroids, labels, lam: float, kind: str = "mse"):
     """
     dist = jnp.sum((z - centroids[labels]) ** 2, axis=-1)
     return reconstruction_error(x, x_hat, kind) + 0.5 * lam * dist
+
+
+def kdae_loss(errors):
+    """k-DAE's hard loss per sample ``min_i e_ti`` ``(B,)`` from errors ``(B, k)``.
+
+    The gradient reaches only the autoencoder that reconstructs the sample best.
+    """
+    return jnp.min(errors, axis=-1)
+
+
+def kdae_soft_loss(errors):
+    """k-DAE's soft loss per sample ``−log Σ_i exp(−e_ti)`` ``(B,)``, via logsumexp."""
+    return -jax.nn.logsumexp(-errors, axis=-1)

@@ -121,3 +121,47 @@ def pretrain(key: jax.Array, x: jax.Array, cfg: AEConfig) -> AEState:
     state = ae_init(key, x, cfg)
     state, _ = jax.lax.scan(lambda s, _: ae_epoch(s, x, cfg), state, None, length=cfg.epochs)
     return state
+
+
+def member_batches(key: jax.Array, labels: jax.Array, k: int, batch_size: int,
+                   n_steps: int) -> jax.Array:
+    """Mini-batch indices ``(n_steps, k, batch_size)``: member i's batches are drawn (with
+    replacement) from the points labelled i, so one ensemble step costs one batch per
+    member. A member with no points draws uniformly (and is frozen by the caller)."""
+    owned = labels[None, :] == jnp.arange(k)[:, None]  # (k, n)
+    counts = jnp.sum(owned, axis=1, keepdims=True)
+    p = jnp.where(counts > 0, owned / jnp.maximum(counts, 1), 1.0 / labels.shape[0])
+    draw = lambda kk, pi: jax.random.choice(kk, labels.shape[0], (n_steps, batch_size), p=pi)  # noqa: E731
+    return jnp.swapaxes(jax.vmap(draw)(jax.random.split(key, k), p), 0, 1)
+
+
+def freeze_where(keep_old: jax.Array, old, new):
+    """Per member of a stacked pytree: the ``old`` leaves where ``keep_old`` ``(k,)``."""
+    def pick(a, b):
+        return jnp.where(keep_old.reshape((-1,) + (1,) * (a.ndim - 1)), a, b)
+    return jax.tree.map(pick, old, new)
+
+
+def pretrain_ensemble(key: jax.Array, x: jax.Array, labels: jax.Array, k: int,
+                      cfg: AEConfig) -> AEState:
+    """Pre-train k autoencoders at once, member i on the points labelled i.
+
+    The members are one stacked pytree (leading axis k) stepped with ``jax.vmap``. Each
+    runs ``cfg.epochs × max(1, n // (k·batch_size))`` steps — about ``cfg.epochs`` passes
+    over an average-sized cluster. A member owning no point keeps its initial parameters.
+    Returns the stacked ``AEState``.
+    """
+    n, d = x.shape
+    k_init, k_batches, k_states = jax.random.split(key, 3)
+    states = jax.vmap(lambda kk: ae_init(kk, x, cfg))(jax.random.split(k_init, k))
+    states = states._replace(key=jax.random.split(k_states, k))
+    empty = jnp.bincount(labels, length=k) == 0
+    n_steps = cfg.epochs * max(1, n // (k * cfg.batch_size))
+    idx = member_batches(k_batches, labels, k, cfg.batch_size, n_steps)
+
+    def step(states, idx_t):
+        new, loss = jax.vmap(lambda s, b: ae_train_step(cfg, d, s, b))(states, x[idx_t])
+        return freeze_where(empty, states, new), loss
+
+    states, _ = jax.lax.scan(step, states, idx)
+    return states

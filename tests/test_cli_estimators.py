@@ -86,3 +86,21 @@ def test_dcn_estimator_and_cli(tmp_path):
                      "--hidden", "16", "--epochs", "1", "--max-epochs", "1", "--n-init", "1",
                      "--no-progress", "--no-plot", "--out", str(tmp_path)]) == 0
     assert json.loads((tmp_path / "metrics.json").read_text())["config"]["lam"] == 0.1
+
+
+def test_kdae_estimator_and_cli(tmp_path):
+    from jaxclust.estimators import KDAE
+
+    x, _ = data.load("digits", subset=300)
+    est = KDAE(n_clusters=4, hidden=(32,), latent=5, epochs=2, batch_size=32, n_init=2,
+               member_hidden=(16,), member_latent=3, member_epochs=2, cluster_batch_size=32,
+               cluster_epochs=2, random_state=0)
+    labels = est.fit_predict(x)
+    err = est.transform(x)
+    assert err.shape == (300, 4)
+    np.testing.assert_array_equal(err.argmin(1), labels)
+    assert est.owned_.sum() == 300 and np.isfinite(est.objective_)
+    assert cli.main(["fit", "--method", "kdae", "--dataset", "digits", "--subset", "200",
+                     "--hidden", "16", "--epochs", "1", "--max-epochs", "1", "--n-init", "1",
+                     "--no-progress", "--no-plot", "--out", str(tmp_path)]) == 0
+    assert json.loads((tmp_path / "metrics.json").read_text())["config"]["loss"] == "hard"
