@@ -17,12 +17,12 @@ import numpy as np
 from tqdm.auto import tqdm
 
 import jaxclust
-from jaxclust import data, kmeans, metrics
-from jaxclust.methods import aekm, dcn, dec, kdae
+from jaxclust import data, kmeans, metrics, nets
+from jaxclust.methods import aekm, damic, dcn, dec, kdae
 from jaxclust.train import AEConfig
 from jaxclust.validation import check_n_clusters
 
-METHODS = ("kmeans", "aekm", "dec", "idec", "dcn", "kdae")
+METHODS = ("kmeans", "aekm", "dec", "idec", "dcn", "kdae", "damic")
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -57,14 +57,14 @@ def _build_parser() -> argparse.ArgumentParser:
                      help="optimizer of the clustering phase (DEC: sgd, momentum 0.9; "
                           "IDEC, DCN: adam)")
     fit.add_argument("--cluster-lr", type=float, default=None,
-                     help="learning rate of the clustering phase (DEC: 0.01; IDEC, DCN: 1e-3; k-DAE: 1e-4, 1e-3 below 5 000 samples)")
+                     help="learning rate of the clustering phase (DEC: 0.01; IDEC, DCN: 1e-3; k-DAE, DAMIC: 1e-4, 1e-3 below 5 000 samples)")
     fit.add_argument("--update-interval", type=int, default=None,
                      help="DEC/IDEC: mini-batches between target updates (default: one pass)")
     fit.add_argument("--tol", type=float, default=0.001,
                      help="DEC/IDEC: stop when fewer than this fraction of labels change")
     fit.add_argument("--max-epochs", type=int, default=None,
                      help="clustering phase: DEC/IDEC at most this many target updates "
-                          "(default 200); DCN, k-DAE joint epochs (default 50, 40)")
+                          "(default 200); DCN, k-DAE, DAMIC joint epochs (default 50, 40, 40)")
     fit.add_argument("--kdae-loss", choices=("hard", "soft"), default="hard",
                      help="k-DAE: min-reconstruction (hard, eq. 1) or logsumexp (soft, eq. 4)")
     fit.add_argument("--lam", type=float, default=dcn.Config.lam,
@@ -141,33 +141,37 @@ def _fit_dcn(key, x, k, args, small):
     return np.asarray(dcn.predict(state, xj, cfg)), np.asarray(dcn.embed(state, xj, cfg)), cfg
 
 
-def _fit_kdae(key, x, k, args, small):
+def _fit_mixture(key, x, k, args, small):
+    """k-DAE or DAMIC: initial AE → k-means → per-cluster experts (and gate) → joint."""
+    method = {"kdae": kdae, "damic": damic}[args.method]
     member = kdae.PAPER_MEMBER
     if small:
         member = dataclasses.replace(member, hidden=(256, 64), epochs=50, batch_size=64)
-    cfg = kdae.Config(
-        n_clusters=k, ae=_ae_config(args, small), n_init=args.n_init, member=member,
-        loss=args.kdae_loss, lr=args.cluster_lr or (1e-3 if small else kdae.Config.lr),
-        batch_size=args.batch_size or (64 if small else 256),
-        epochs=args.max_epochs or kdae.Config.epochs)
+    common = dict(n_clusters=k, ae=_ae_config(args, small), n_init=args.n_init, member=member,
+                  lr=args.cluster_lr or (1e-3 if small else method.Config.lr),
+                  batch_size=args.batch_size or (64 if small else 256),
+                  epochs=args.max_epochs or method.Config.epochs)
+    cfg = (kdae.Config(loss=args.kdae_loss, **common) if args.method == "kdae"
+           else damic.Config(**common))
     xj = jnp.asarray(x)
     k_ae, k_members = jax.random.split(key)
     acfg = cfg.aekm()
     pre = _pretrain(k_ae, xj, acfg, args)
     with tqdm(total=1, desc=f"pre-train {k} AEs", disable=args.no_progress) as bar:
-        state = jax.jit(kdae.from_labels, static_argnames="cfg")(
+        state = jax.jit(method.from_labels, static_argnames="cfg")(
             k_members, xj, aekm.predict(pre, xj, acfg), cfg=cfg)
         bar.update()
     idle = int(jnp.sum(state.owned == 0))
     if idle:
         print(f"note: {idle} of {k} autoencoders own no point after k-means; they stay idle")
-    epoch = jax.jit(kdae.train_epoch, static_argnames="cfg")
-    bar = tqdm(range(cfg.epochs), desc="k-dae", disable=args.no_progress)
+    epoch = jax.jit(method.train_epoch, static_argnames="cfg")
+    bar = tqdm(range(cfg.epochs), desc=args.method, disable=args.no_progress)
     for _ in bar:
         state, loss = epoch(state, xj, cfg=cfg)
         bar.set_postfix(loss=f"{float(loss):.4f}")
-    return (np.asarray(kdae.predict(state, xj, cfg)),
-            np.asarray(kdae.errors(state, xj, cfg)), cfg)
+    members = state.variables if args.method == "kdae" else state.members
+    errors = nets.ensemble_errors(member.module(x.shape[1]), members, xj, "sse")
+    return np.asarray(method.predict(state, xj, cfg)), np.asarray(errors), cfg
 
 
 def _fit_kmeans(key, x, k, args, small):
@@ -211,7 +215,7 @@ def cmd_fit(args) -> int:
     small = x.shape[0] < 5000
     key = jax.random.key(args.seed)
     fit = {"kmeans": _fit_kmeans, "aekm": _fit_aekm, "dec": _fit_dec, "idec": _fit_dec,
-           "dcn": _fit_dcn, "kdae": _fit_kdae}[args.method]
+           "dcn": _fit_dcn, "kdae": _fit_mixture, "damic": _fit_mixture}[args.method]
     labels, z, cfg = fit(key, x, k, args, small)
     wall = time.perf_counter() - start
 

@@ -14,8 +14,8 @@ from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.validation import check_is_fitted
 
-from jaxclust import kmeans as km, train
-from jaxclust.methods import aekm, dcn, dec, kdae
+from jaxclust import kmeans as km, nets, train
+from jaxclust.methods import aekm, damic, dcn, dec, kdae
 from jaxclust.validation import check_data, check_n_clusters, check_positive_int
 
 
@@ -364,17 +364,76 @@ class KDAE(_DeepClusterer):
             kdae.PAPER_MEMBER, hidden=tuple(self.member_hidden), latent=self.member_latent,
             batch_norm=self.member_batch_norm, epochs=self.member_epochs,
             batch_size=self.cluster_batch_size)
-        cfg = kdae.Config(self.n_clusters, self._ae_config(), self.n_init, member,
-                          self.clustering_loss,
-                          "sse", float(self.cluster_lr), self.cluster_batch_size,
-                          self.cluster_epochs)
-        state = jax.jit(kdae.fit, static_argnames="cfg")(
+        cfg = self._config(member)
+        state = jax.jit(self._method.fit, static_argnames="cfg")(
             jax.random.key(_seed(self.random_state)), jax.numpy.asarray(x), cfg=cfg)
-        self._store_fit(kdae, state, cfg, x)
+        self._store_fit(self._method, state, cfg, x)
         self.owned_ = np.asarray(state.owned)
         return self
+
+    def _config(self, member):
+        return kdae.Config(self.n_clusters, self._ae_config(), self.n_init, member,
+                           self.clustering_loss, "sse", float(self.cluster_lr),
+                           self.cluster_batch_size, self.cluster_epochs)
 
     def transform(self, x):
         """Each member's reconstruction error ``(n, k)``."""
         x = self._check_predict_input(x)
         return np.asarray(kdae.errors(self.state_, x, self.config_))
+
+
+class DAMIC(KDAE):
+    """DAMIC (see ``methods.damic``): k-DAE's experts plus a gating network
+    ``p(c=i|x)`` (``gate_hidden``, pre-trained ``gate_epochs`` on the k-means labels);
+    labels are the gate's argmax. ``predict_proba`` gives the gate's probabilities
+    ``(n, k)``; ``transform`` the experts' reconstruction errors ``(n, k)``."""
+
+    _method = damic
+
+    def __init__(self, n_clusters: int = 8, hidden=(500, 500, 2000), latent: int = 10,
+                 activation: str = "relu", batch_norm: bool = False,
+                 output_activation: str = "none", loss: str = "mse", epochs: int = 50,
+                 batch_size: int = 256, lr: float = 1e-3, input_dropout: float = 0.0,
+                 n_init: int = 20, member_hidden=(1024, 256), member_latent: int = 10,
+                 member_batch_norm: bool = False, member_epochs: int = 10,
+                 gate_hidden=(512, 512), gate_epochs: int = 10, cluster_lr: float = 1e-4,
+                 cluster_batch_size: int = 256, cluster_epochs: int = 40, random_state=None):
+        self.n_clusters = n_clusters
+        self.hidden = hidden
+        self.latent = latent
+        self.activation = activation
+        self.batch_norm = batch_norm
+        self.output_activation = output_activation
+        self.loss = loss
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.input_dropout = input_dropout
+        self.n_init = n_init
+        self.member_hidden = member_hidden
+        self.member_latent = member_latent
+        self.member_batch_norm = member_batch_norm
+        self.member_epochs = member_epochs
+        self.gate_hidden = gate_hidden
+        self.gate_epochs = gate_epochs
+        self.cluster_lr = cluster_lr
+        self.cluster_batch_size = cluster_batch_size
+        self.cluster_epochs = cluster_epochs
+        self.random_state = random_state
+
+    def _config(self, member):
+        check_positive_int(self.gate_epochs, "gate_epochs")
+        return damic.Config(self.n_clusters, self._ae_config(), self.n_init, member,
+                            tuple(self.gate_hidden), self.gate_epochs,
+                            float(self.cluster_lr), self.cluster_batch_size,
+                            self.cluster_epochs)
+
+    def predict_proba(self, x):
+        x = self._check_predict_input(x)
+        return np.asarray(damic.predict_proba(self.state_, x, self.config_))
+
+    def transform(self, x):
+        """Each expert's reconstruction error ``(n, k)``."""
+        x = self._check_predict_input(x)
+        return np.asarray(nets.ensemble_errors(self.config_.member.module(x.shape[1]),
+                                               self.state_.members, x, "sse"))

@@ -84,3 +84,14 @@ def kdae_loss(errors):
 def kdae_soft_loss(errors):
     """k-DAE's soft loss per sample ``−log Σ_i exp(−e_ti)`` ``(B,)``, via logsumexp."""
     return -jax.nn.logsumexp(-errors, axis=-1)
+
+
+def damic_loss(gate_logits, errors):
+    """DAMIC's per-sample mixture negative log-likelihood ``(B,)``.
+
+    ``−log Σ_i p(c=i|x) exp(−d_i)``, computed as ``−logsumexp_i(log_softmax(gate)_i − d_i)``
+    so that large distances (784-dim data, where ``exp(−d)`` underflows) stay finite.
+    gate_logits: ``(B, k)``; errors: ``(B, k)``, the distances ``d(x, f_i(x))`` (DAMIC:
+    ``½‖x − f_i(x)‖²``).
+    """
+    return -jax.nn.logsumexp(jax.nn.log_softmax(gate_logits, axis=-1) - errors, axis=-1)

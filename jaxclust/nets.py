@@ -11,6 +11,8 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from jaxclust.losses import reconstruction_error
+
 ACTIVATIONS = {"relu": nn.relu, "elu": nn.elu}
 OUTPUT_ACTIVATIONS = {"none": lambda h: h, "sigmoid": nn.sigmoid}
 
@@ -111,3 +113,19 @@ def embed(module: nn.Module, variables, x: jax.Array) -> jax.Array:
     """Encoder output ``(n, latent)`` in inference mode."""
     return module.apply(variables, x, method=module.encode)
 
+
+
+def ensemble_errors(module: nn.Module, variables, x: jax.Array, kind: str,
+                    chunk: int = 2048) -> jax.Array:
+    """Reconstruction error of every point by every stacked member ``(n, k)``, computed in
+    chunks of rows so the ``(k, n, d)`` reconstructions never exist at once."""
+    n, d = x.shape
+    size = min(chunk, n)
+    blocks = jnp.pad(x, ((0, (-n) % size), (0, 0))).reshape(-1, size, d)
+
+    def block_errors(xb):
+        (_, x_hat), _ = apply_ensemble(module, variables, xb)
+        return reconstruction_error(xb, x_hat, kind)
+
+    errs = jax.lax.map(block_errors, blocks)
+    return errs.reshape(-1, errs.shape[-1])[:n]

@@ -42,8 +42,8 @@ class AEConfig:
                                 self.batch_norm, self.output_activation)
 
 
-class AEState(NamedTuple):
-    """An autoencoder being trained: flax variables, optax state, step count, PRNG key."""
+class TrainState(NamedTuple):
+    """A network being trained: flax variables, optax state, step count, PRNG key."""
 
     variables: Any
     opt_state: Any
@@ -69,26 +69,30 @@ def batch_indices(key: jax.Array, n: int, batch_size: int,
     return perms.reshape(-1, batch_size)[:n_batches]
 
 
-def run_epoch(train_step: Callable, state, x: jax.Array, batch_size: int):
-    """One pass over shuffled mini-batches of ``x`` ``(n, d)``, as a ``lax.scan``.
+def run_epoch(train_step: Callable, state, data, batch_size: int):
+    """One pass over shuffled mini-batches of ``data``, as a ``lax.scan``.
 
-    Returns the new state and the per-step losses ``(n_batches,)``.
+    ``data``: an array ``(n, ...)`` or a pytree of them (e.g. ``(x, labels)``); each step
+    gets the same structure cut to a batch. Returns the new state and the per-step losses
+    ``(n_batches,)``.
     """
     key, sub = jax.random.split(state.key)
-    idx = batch_indices(sub, x.shape[0], batch_size)
+    n = jax.tree.leaves(data)[0].shape[0]
+    idx = batch_indices(sub, n, batch_size)
     state = state._replace(key=key)
-    return jax.lax.scan(lambda s, i: train_step(s, x[i]), state, idx)
+    return jax.lax.scan(lambda s, i: train_step(s, jax.tree.map(lambda a: a[i], data)),
+                        state, idx)
 
 
-def ae_init(key: jax.Array, x: jax.Array, cfg: AEConfig) -> AEState:
+def ae_init(key: jax.Array, x: jax.Array, cfg: AEConfig) -> TrainState:
     """A freshly initialised autoencoder for data ``x`` ``(n, d)`` and its Adam state."""
     k_init, k_state = jax.random.split(key)
     variables = cfg.module(x.shape[1]).init(k_init, x[:1])
     opt_state = optax.adam(cfg.lr).init(variables["params"])
-    return AEState(variables, opt_state, jnp.zeros((), jnp.int32), k_state)
+    return TrainState(variables, opt_state, jnp.zeros((), jnp.int32), k_state)
 
 
-def ae_train_step(cfg: AEConfig, n_features: int, state: AEState, batch: jax.Array):
+def ae_train_step(cfg: AEConfig, n_features: int, state: TrainState, batch: jax.Array):
     """One Adam step on the mean reconstruction error of ``batch`` ``(B, d)``."""
     module = cfg.module(n_features)
     inputs = batch
@@ -106,17 +110,17 @@ def ae_train_step(cfg: AEConfig, n_features: int, state: AEState, batch: jax.Arr
         state.variables["params"])
     updates, opt_state = optax.adam(cfg.lr).update(grads, state.opt_state)
     variables = {**variables, "params": optax.apply_updates(variables["params"], updates)}
-    return AEState(variables, opt_state, state.step + 1, state.key), loss
+    return TrainState(variables, opt_state, state.step + 1, state.key), loss
 
 
-def ae_epoch(state: AEState, x: jax.Array, cfg: AEConfig):
+def ae_epoch(state: TrainState, x: jax.Array, cfg: AEConfig):
     """One pre-training epoch; returns the state and the mean loss."""
     step = lambda s, b: ae_train_step(cfg, x.shape[1], s, b)  # noqa: E731
     state, losses = run_epoch(step, state, x, cfg.batch_size)
     return state, jnp.mean(losses)
 
 
-def pretrain(key: jax.Array, x: jax.Array, cfg: AEConfig) -> AEState:
+def pretrain(key: jax.Array, x: jax.Array, cfg: AEConfig) -> TrainState:
     """Pre-train an autoencoder for ``cfg.epochs`` epochs (pure; vmappable over keys)."""
     state = ae_init(key, x, cfg)
     state, _ = jax.lax.scan(lambda s, _: ae_epoch(s, x, cfg), state, None, length=cfg.epochs)
@@ -143,13 +147,13 @@ def freeze_where(keep_old: jax.Array, old, new):
 
 
 def pretrain_ensemble(key: jax.Array, x: jax.Array, labels: jax.Array, k: int,
-                      cfg: AEConfig) -> AEState:
+                      cfg: AEConfig) -> TrainState:
     """Pre-train k autoencoders at once, member i on the points labelled i.
 
     The members are one stacked pytree (leading axis k) stepped with ``jax.vmap``. Each
     runs ``cfg.epochs × max(1, n // (k·batch_size))`` steps — about ``cfg.epochs`` passes
     over an average-sized cluster. A member owning no point keeps its initial parameters.
-    Returns the stacked ``AEState``.
+    Returns the stacked ``TrainState``.
     """
     n, d = x.shape
     k_init, k_batches, k_states = jax.random.split(key, 3)
@@ -165,3 +169,30 @@ def pretrain_ensemble(key: jax.Array, x: jax.Array, labels: jax.Array, k: int,
 
     states, _ = jax.lax.scan(step, states, idx)
     return states
+
+
+def train_classifier(key: jax.Array, x: jax.Array, labels: jax.Array, module,
+                     epochs: int, batch_size: int, lr: float):
+    """Train ``module`` (outputs logits ``(B, k)``) with cross-entropy on ``labels`` ``(n,)``
+    (Adam, shuffled mini-batches); returns its flax variables."""
+    k_init, k_state = jax.random.split(key)
+    variables = module.init(k_init, x[:1])
+    tx = optax.adam(lr)
+    state = TrainState(variables, tx.init(variables["params"]), jnp.zeros((), jnp.int32), k_state)
+
+    def step(state, batch):
+        xb, yb = batch
+
+        def loss_fn(params):
+            logits = module.apply({**state.variables, "params": params}, xb)
+            return jnp.mean(optax.softmax_cross_entropy_with_integer_labels(logits, yb))
+
+        loss, grads = jax.value_and_grad(loss_fn)(state.variables["params"])
+        updates, opt_state = tx.update(grads, state.opt_state)
+        variables = {**state.variables,
+                     "params": optax.apply_updates(state.variables["params"], updates)}
+        return TrainState(variables, opt_state, state.step + 1, state.key), loss
+
+    state, _ = jax.lax.scan(lambda s, _: run_epoch(step, s, (x, labels), batch_size), state,
+                            None, length=epochs)
+    return state.variables

@@ -104,3 +104,22 @@ def test_kdae_estimator_and_cli(tmp_path):
                      "--hidden", "16", "--epochs", "1", "--max-epochs", "1", "--n-init", "1",
                      "--no-progress", "--no-plot", "--out", str(tmp_path)]) == 0
     assert json.loads((tmp_path / "metrics.json").read_text())["config"]["loss"] == "hard"
+
+
+def test_damic_estimator_and_cli(tmp_path):
+    from jaxclust.estimators import DAMIC
+
+    x, _ = data.load("synthetic", n=200, k=4)
+    est = DAMIC(n_clusters=4, hidden=(32,), latent=4, epochs=2, batch_size=32, n_init=2,
+                member_hidden=(16,), member_latent=2, member_epochs=2, gate_hidden=(16,),
+                gate_epochs=2, cluster_batch_size=32, cluster_epochs=2, random_state=0)
+    labels = est.fit_predict(x)
+    proba = est.predict_proba(x)
+    assert proba.shape == (200, 4)
+    np.testing.assert_array_equal(proba.argmax(1), labels)
+    assert est.transform(x).shape == (200, 4) and "gate_hidden" in est.get_params()
+    assert "clustering_loss" not in est.get_params()
+    assert cli.main(["fit", "--method", "damic", "--dataset", "synthetic", "--subset", "200",
+                     "--hidden", "16", "--epochs", "1", "--max-epochs", "1", "--n-init", "1",
+                     "--no-progress", "--no-plot", "--out", str(tmp_path)]) == 0
+    assert json.loads((tmp_path / "metrics.json").read_text())["method"] == "damic"

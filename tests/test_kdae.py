@@ -110,7 +110,9 @@ def test_errors_in_chunks_equal_errors_at_once():
     state = kdae.from_labels(jax.random.key(3), x, jnp.arange(x.shape[0]) % 3, CFG)
     (_, xh), _ = nets.apply_ensemble(MEMBER.module(x.shape[1]), state.variables, x)
     full = reconstruction_error(x, xh, "sse")
-    np.testing.assert_allclose(kdae.errors(state, x, CFG, chunk=50), full, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(nets.ensemble_errors(MEMBER.module(x.shape[1]), state.variables, x,
+                                                    "sse", chunk=50), full, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(kdae.errors(state, x, CFG), full, rtol=1e-5, atol=1e-6)
 
 
 def test_vmap_over_seeds_equals_separate_fits():

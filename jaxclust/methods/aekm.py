@@ -30,7 +30,7 @@ class Config:
 class State(NamedTuple):
     """The pre-trained autoencoder and k-means centroids ``(k, latent)`` on its embedding."""
 
-    ae: train.AEState
+    ae: train.TrainState
     centroids: jax.Array
 
 

@@ -109,19 +109,9 @@ def train_epoch(state: State, x: jax.Array, cfg: Config):
     return state, jnp.mean(losses)
 
 
-def errors(state: State, x: jax.Array, cfg: Config, chunk: int = 2048) -> jax.Array:
-    """Each member's reconstruction error of each point ``(n, k)``, in chunks of rows
-    (the ``(k, n, d)`` reconstructions never exist at once)."""
-    n, d = x.shape
-    module = cfg.member.module(d)
-    pad = (-n) % chunk if n > chunk else 0
-    blocks = jnp.pad(x, ((0, pad), (0, 0))).reshape(-1, min(chunk, n), d)
-
-    def block_errors(xb):
-        (_, x_hat), _ = nets.apply_ensemble(module, state.variables, xb)
-        return reconstruction_error(xb, x_hat, cfg.error)
-
-    return jax.lax.map(block_errors, blocks).reshape(-1, cfg.n_clusters)[:n]
+def errors(state: State, x: jax.Array, cfg: Config) -> jax.Array:
+    """Each member's reconstruction error of each point ``(n, k)``."""
+    return nets.ensemble_errors(cfg.member.module(x.shape[1]), state.variables, x, cfg.error)
 
 
 def predict(state: State, x: jax.Array, cfg: Config) -> jax.Array:

@@ -1,0 +1,133 @@
+"""DAMIC (Chazan et al. 2019): a mixture of autoencoders with a gating network.
+
+k autoencoders (the same vmapped ensemble as k-DAE) plus a gate ``p(c=i|x)`` (an MLP with a
+softmax over k). Loss ``−Σ_t log Σ_i p(c_t=i|x_t) exp(−½‖x_t − f_i(x_t)‖²)``, computed with
+``logsumexp``. Init: an autoencoder on all data → k-means on its embedding → the gate trained
+as a classifier on the k-means labels, member i pre-trained on cluster i → joint training of
+gate and members. Labels: ``argmax_i p(c=i|x)``.
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from jaxclust import nets, train
+from jaxclust.losses import damic_loss, reconstruction_error
+from jaxclust.methods import aekm, kdae
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    """DAMIC settings.
+
+    ``ae``: the initial autoencoder; ``member``: each expert autoencoder and its
+    per-cluster pre-training; ``gate_hidden``/``gate_epochs``: the gating network and its
+    pre-training as a classifier of the k-means labels; joint Adam ``lr``, ``batch_size``,
+    ``epochs``.
+    """
+
+    n_clusters: int = 10
+    ae: train.AEConfig = train.AEConfig()
+    n_init: int = 20
+    member: train.AEConfig = kdae.PAPER_MEMBER
+    gate_hidden: tuple[int, ...] = (512, 512)
+    gate_epochs: int = 10
+    lr: float = 1e-4
+    batch_size: int = 256
+    epochs: int = 40
+
+    def aekm(self) -> aekm.Config:
+        return aekm.Config(self.n_clusters, self.ae, self.n_init)
+
+    def gate(self) -> nets.MLP:
+        return nets.MLP((*self.gate_hidden, self.n_clusters), self.member.activation)
+
+
+class State(NamedTuple):
+    """members: the k stacked experts' flax variables; gate: the gate's variables;
+    opt_state: Adam over both; owned: points per expert at init ``(k,)``."""
+
+    members: Any
+    gate: Any
+    opt_state: Any
+    owned: jax.Array
+    step: jax.Array
+    key: jax.Array
+
+
+def _trainable(members, gate):
+    return {"members": members["params"], "gate": gate["params"]}
+
+
+def from_labels(key: jax.Array, x: jax.Array, labels: jax.Array, cfg: Config) -> State:
+    """Pre-train the gate on ``labels`` and expert i on the points labelled i."""
+    k_members, k_gate, k_state = jax.random.split(key, 3)
+    members = train.pretrain_ensemble(k_members, x, labels, cfg.n_clusters, cfg.member)
+    gate = train.train_classifier(k_gate, x, labels, cfg.gate(), cfg.gate_epochs,
+                                  cfg.batch_size, 1e-3)
+    opt_state = optax.adam(cfg.lr).init(_trainable(members.variables, gate))
+    return State(members.variables, gate, opt_state,
+                 jnp.bincount(labels, length=cfg.n_clusters), jnp.zeros((), jnp.int32), k_state)
+
+
+def init(key: jax.Array, x: jax.Array, cfg: Config) -> State:
+    """Initial AE on all data, k-means on its embedding, gate and expert pre-training."""
+    k_ae, k_rest = jax.random.split(key)
+    acfg = cfg.aekm()
+    pre = aekm.fit(k_ae, x, acfg)
+    return from_labels(k_rest, x, aekm.predict(pre, x, acfg), cfg)
+
+
+def train_step(state: State, batch: jax.Array, cfg: Config):
+    """One Adam step of the gate and all experts on ``batch`` ``(B, d)``."""
+    module = cfg.member.module(batch.shape[1])
+
+    def loss_fn(trainable):
+        members = {**state.members, "params": trainable["members"]}
+        (_, x_hat), members = nets.apply_ensemble(module, members, batch, train=True)
+        dist = 0.5 * reconstruction_error(batch, x_hat, "sse")  # (B, k)
+        logits = cfg.gate().apply({**state.gate, "params": trainable["gate"]}, batch)
+        return jnp.mean(damic_loss(logits, dist)), members
+
+    trainable = _trainable(state.members, state.gate)
+    (loss, members), grads = jax.value_and_grad(loss_fn, has_aux=True)(trainable)
+    updates, opt_state = optax.adam(cfg.lr).update(grads, state.opt_state)
+    trainable = optax.apply_updates(trainable, updates)
+    return state._replace(members={**members, "params": trainable["members"]},
+                          gate={**state.gate, "params": trainable["gate"]},
+                          opt_state=opt_state, step=state.step + 1), loss
+
+
+def train_epoch(state: State, x: jax.Array, cfg: Config):
+    """One shuffled pass of :func:`train_step`; returns the state and the mean loss."""
+    state, losses = train.run_epoch(lambda s, b: train_step(s, b, cfg), state, x,
+                                    cfg.batch_size)
+    return state, jnp.mean(losses)
+
+
+def predict_proba(state: State, x: jax.Array, cfg: Config) -> jax.Array:
+    """The gate's probabilities ``p(c=i|x)`` ``(n, k)``."""
+    return jax.nn.softmax(cfg.gate().apply(state.gate, x), axis=-1)
+
+
+def predict(state: State, x: jax.Array, cfg: Config) -> jax.Array:
+    """``argmax_i p(c=i|x)``: labels ``(n,)``."""
+    return jnp.argmax(cfg.gate().apply(state.gate, x), axis=-1).astype(jnp.int32)
+
+
+def objective(state: State, x: jax.Array, cfg: Config) -> jax.Array:
+    """The mean DAMIC loss on all of ``x`` (ranks seeds)."""
+    dist = 0.5 * nets.ensemble_errors(cfg.member.module(x.shape[1]), state.members, x, "sse")
+    return jnp.mean(damic_loss(cfg.gate().apply(state.gate, x), dist))
+
+
+def fit(key: jax.Array, x: jax.Array, cfg: Config) -> State:
+    """Initial AE, k-means, gate and expert pre-training, ``cfg.epochs`` joint epochs."""
+    state = init(key, x, cfg)
+    state, _ = jax.lax.scan(lambda s, _: train_epoch(s, x, cfg), state, None,
+                            length=cfg.epochs)
+    return state

@@ -1,0 +1,77 @@
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxclust import data, metrics, train
+from jaxclust.losses import damic_loss, kdae_soft_loss
+from jaxclust.methods import aekm, damic
+
+
+def np_damic(logits, d):
+    """float64 reference: −log Σ softmax(logits) exp(−d), shifted to stay finite."""
+    logp = logits - logits.max(1, keepdims=True)
+    logp = logp - np.log(np.exp(logp).sum(1, keepdims=True))
+    a = logp - d
+    m = a.max(1, keepdims=True)
+    return -(m[:, 0] + np.log(np.exp(a - m).sum(1)))
+
+
+def test_damic_loss_against_float64_including_underflow():
+    rng = np.random.default_rng(0)
+    logits = rng.standard_normal((6, 4)) * 3
+    d = np.abs(rng.standard_normal((6, 4))) * 2
+    d[:3] += 400.0  # ½‖x − x̂‖² of 784-dim data: exp(−d) underflows
+    with np.errstate(divide="ignore"):
+        p = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
+        naive = -np.log((p * np.exp(-d.astype(np.float32))).sum(1))
+    assert np.isinf(naive[:3]).all()
+    out = damic_loss(jnp.asarray(logits, jnp.float32), jnp.asarray(d, jnp.float32))
+    np.testing.assert_allclose(out, np_damic(logits, d), rtol=1e-6)
+
+
+def test_uniform_gate_reduces_to_kdae_soft_loss_plus_log_k():
+    rng = np.random.default_rng(1)
+    e = jnp.asarray(np.abs(rng.standard_normal((10, 5))) * 5, jnp.float32)
+    out = damic_loss(jnp.zeros((10, 5)), e)
+    np.testing.assert_allclose(out, kdae_soft_loss(e) + np.log(5), rtol=1e-6)
+
+
+MEMBER = train.AEConfig(hidden=(32,), latent=2, activation="elu", output_activation="sigmoid",
+                        loss="bce", epochs=5, batch_size=32)
+CFG = damic.Config(n_clusters=4, ae=train.AEConfig(hidden=(32,), latent=4, epochs=3, batch_size=32),
+                   n_init=2, member=MEMBER, gate_hidden=(16,), gate_epochs=3, lr=1e-3,
+                   batch_size=32, epochs=2)
+
+
+def test_gradients_reach_gate_and_every_expert():
+    x = jnp.asarray(data.load("synthetic", n=128, k=4)[0])
+    state = damic.from_labels(jax.random.key(0), x, jnp.arange(128) % 4, CFG)
+    new, loss = damic.train_step(state, x[:32], CFG)
+    assert np.isfinite(float(loss))
+    for part in ("gate", "members"):
+        old_leaves = jax.tree.leaves(getattr(state, part)["params"])
+        new_leaves = jax.tree.leaves(getattr(new, part)["params"])
+        assert any(not np.allclose(a, b) for a, b in zip(old_leaves, new_leaves))
+    for i in range(4):  # soft responsibilities: every expert gets some gradient
+        moved = [not np.allclose(a[i], b[i]) for a, b in zip(
+            jax.tree.leaves(state.members["params"]), jax.tree.leaves(new.members["params"]))]
+        assert any(moved)
+
+
+def test_gate_pretraining_learns_the_labels():
+    x = jnp.asarray(data.load("synthetic", n=256, k=4)[0])
+    labels = jnp.asarray(data.load("synthetic", n=256, k=4)[1])
+    cfg = damic.Config(4, CFG.ae, member=MEMBER, gate_hidden=(32,), gate_epochs=30, batch_size=32)
+    state = damic.from_labels(jax.random.key(1), x, labels, cfg)
+    np.testing.assert_allclose(damic.predict_proba(state, x, cfg).sum(1), 1.0, rtol=1e-5)
+    assert metrics.accuracy(labels, np.asarray(damic.predict(state, x, cfg))) > 0.9
+
+
+def test_vmap_over_seeds():
+    x = jnp.asarray(data.load("synthetic", n=128, k=4)[0])
+    keys = jax.random.split(jax.random.key(2), 2)
+    states = jax.jit(jax.vmap(damic.fit, (0, None, None)), static_argnums=2)(keys, x, CFG)
+    single = damic.fit(keys[1], x, CFG)
+    np.testing.assert_allclose(damic.predict_proba(jax.tree.map(lambda a: a[1], states), x, CFG),
+                               damic.predict_proba(single, x, CFG), rtol=1e-4, atol=1e-5)
