@@ -66,10 +66,12 @@ def test_hard_gradient_reaches_only_the_winning_autoencoder():
 def test_ensemble_step_equals_separate_single_ae_steps():
     """Joint step on a batch == each member stepping alone on the points it wins."""
     x = _x()
-    state = kdae.from_labels(jax.random.key(1), x, jnp.arange(x.shape[0]) % 3, CFG)
+    module = MEMBER.module(x.shape[1])
+    variables = nets.init_ensemble(jax.random.key(1), module, 3, x)
+    state = kdae.State(variables, optax.adam(CFG.lr).init(variables["params"]),
+                       jnp.full((3,), 64), jnp.zeros((), jnp.int32), jax.random.key(0))
     batch = x[:32]
     new, _ = kdae.train_step(state, batch, CFG)
-    module = MEMBER.module(x.shape[1])
     (_, xh), _ = nets.apply_ensemble(module, state.variables, batch)
     won = jnp.argmin(reconstruction_error(batch, xh, "sse"), axis=1)
     for i in range(3):
@@ -115,12 +117,20 @@ def test_errors_in_chunks_equal_errors_at_once():
     np.testing.assert_allclose(kdae.errors(state, x, CFG), full, rtol=1e-5, atol=1e-6)
 
 
-def test_vmap_over_seeds_equals_separate_fits():
+def test_vmap_over_seeds_equals_separate_runs():
+    """Per-cluster pre-training and a joint epoch, vmapped over seeds (the AE+KM start is
+    vmapped in test_nets_train)."""
     x = _x()
+    labels = jnp.arange(x.shape[0]) % 3
+
+    def run(key):
+        state = kdae.from_labels(key, x, labels, CFG)
+        return kdae.train_epoch(state, x, CFG)[0]
+
     keys = jax.random.split(jax.random.key(4), 2)
-    states = jax.jit(jax.vmap(kdae.fit, (0, None, None)), static_argnums=2)(keys, x, CFG)
+    states = jax.jit(jax.vmap(run))(keys)
     for i in range(2):
-        single = kdae.fit(keys[i], x, CFG)
+        single = jax.jit(run)(keys[i])
         np.testing.assert_allclose(kdae.errors(_member(states, i), x, CFG),
                                    kdae.errors(single, x, CFG), rtol=1e-4, atol=1e-5)
 
