@@ -15,6 +15,7 @@ import argparse
 import dataclasses
 import hashlib
 import json
+import os
 import platform
 import sys
 import time
@@ -110,9 +111,15 @@ def run_seed(args, x, y, seed: int) -> dict:
     return {"method": args.method, "dataset": args.dataset, "seed": seed,
             "metrics": metrics.evaluate(y, labels), "config": cfg, **extra,
             "n_samples": int(x.shape[0]), "wall_time_s": wall,
-            "device": jax.devices()[0].device_kind, "host": platform.machine(),
+            "device": _device(), "host": platform.machine(),
             "jax_version": jax.__version__, "jaxclust_version": jaxclust.__version__,
             "command": "python experiments/run.py " + " ".join(sys.argv[1:])}
+
+
+def _device() -> str:
+    """The accelerator's name, or the CPU with its core count."""
+    dev = jax.devices()[0]
+    return dev.device_kind if dev.platform != "cpu" else f"cpu ({os.cpu_count()} cores)"
 
 
 def _name(args) -> str:
