@@ -28,7 +28,7 @@ from flax import serialization
 
 import jaxclust
 from jaxclust import data, kmeans, metrics, train
-from jaxclust.methods import aekm, dec
+from jaxclust.methods import aekm, dcn, dec
 
 HERE = Path(__file__).resolve().parent
 
@@ -87,6 +87,17 @@ def run_seed(args, x, y, seed: int) -> dict:
                  "aekm_metrics": metrics.evaluate(y, np.asarray(aekm.predict(pre, xj, acfg)))}
         if args.method == "aekm":
             labels, cfg = aekm.predict(pre, xj, acfg), acfg
+        elif args.method == "dcn":
+            cfg = dcn.Config(k, ae_cfg, args.n_init, lam=args.lam,
+                             lr=args.cluster_lr or dcn.Config.lr, batch_size=args.batch_size,
+                             epochs=args.max_epochs)
+            state = dcn.from_pretrained(pre, cfg)
+            epoch = jax.jit(dcn.train_epoch, static_argnames="cfg")
+            for e in range(cfg.epochs):
+                state, loss = epoch(state, xj, cfg=cfg)
+                log(f"dcn seed {seed}: epoch {e + 1} loss {float(loss):.5f}")
+            labels = dcn.predict(state, xj, cfg)
+            extra.update(cluster_epochs=cfg.epochs)
         else:
             idec = args.method == "idec"
             cfg = dec.Config(k, ae_cfg, args.n_init, idec=idec,
@@ -129,7 +140,7 @@ def _name(args) -> str:
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--method", required=True, choices=["kmeans", "aekm", "dec", "idec"])
+    p.add_argument("--method", required=True, choices=["kmeans", "aekm", "dec", "idec", "dcn"])
     p.add_argument("--dataset", required=True)
     p.add_argument("--data-dir", default=None)
     p.add_argument("--subset", type=int, default=None)
@@ -142,7 +153,9 @@ def main(argv=None):
     p.add_argument("--cluster-lr", type=float, default=None)
     p.add_argument("--update-interval", type=int, default=None)
     p.add_argument("--tol", type=float, default=0.001)
-    p.add_argument("--max-epochs", type=int, default=200)
+    p.add_argument("--max-epochs", type=int, default=200,
+                   help="DEC/IDEC: target updates at most; DCN: joint epochs")
+    p.add_argument("--lam", type=float, default=dcn.Config.lam, help="DCN's λ")
     p.add_argument("--checkpoint-every", type=int, default=10)
     p.add_argument("--tag", default="", help="suffix of the record names (variants)")
     p.add_argument("--results", default=str(HERE / "results"))

@@ -32,6 +32,13 @@ def _seed(random_state) -> int:
     raise TypeError(f"random_state must be None, an int or a numpy RNG, got {random_state!r}")
 
 
+def _store_params(estimator, args: dict) -> None:
+    """Store every ``__init__`` argument unchanged (scikit-learn's contract: no logic)."""
+    for name, value in args.items():
+        if name not in ("self", "__class__"):
+            setattr(estimator, name, value)
+
+
 class _Clusterer(ClusterMixin, TransformerMixin, BaseEstimator):
     """Shared ``fit_predict``/input checks; subclasses implement ``fit`` and ``predict``."""
 
@@ -63,11 +70,7 @@ class KMeans(_Clusterer):
 
     def __init__(self, n_clusters: int = 8, n_init: int = 10, max_iter: int = 300,
                  tol: float = 1e-4, random_state=None):
-        self.n_clusters = n_clusters
-        self.n_init = n_init
-        self.max_iter = max_iter
-        self.tol = tol
-        self.random_state = random_state
+        _store_params(self, locals())
 
     def fit(self, x, y=None):
         x = self._check_fit_input(x)
@@ -130,19 +133,7 @@ class AEKMeans(_DeepClusterer):
                  output_activation: str = "none", loss: str = "mse", epochs: int = 50,
                  batch_size: int = 256, lr: float = 1e-3, input_dropout: float = 0.0,
                  n_init: int = 20, random_state=None):
-        self.n_clusters = n_clusters
-        self.hidden = hidden
-        self.latent = latent
-        self.activation = activation
-        self.batch_norm = batch_norm
-        self.output_activation = output_activation
-        self.loss = loss
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.lr = lr
-        self.input_dropout = input_dropout
-        self.n_init = n_init
-        self.random_state = random_state
+        _store_params(self, locals())
 
     def fit(self, x, y=None):
         x = self._check_fit_input(x)
@@ -182,27 +173,7 @@ class DEC(_DeepClusterer):
                  cluster_batch_size: int = 256, update_interval=None, tol: float = 0.001,
                  max_epochs: int = 200, target: str = "full", gamma: float = 0.1,
                  random_state=None):
-        self.n_clusters = n_clusters
-        self.hidden = hidden
-        self.latent = latent
-        self.activation = activation
-        self.batch_norm = batch_norm
-        self.output_activation = output_activation
-        self.loss = loss
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.lr = lr
-        self.input_dropout = input_dropout
-        self.n_init = n_init
-        self.cluster_optimizer = cluster_optimizer
-        self.cluster_lr = cluster_lr
-        self.cluster_batch_size = cluster_batch_size
-        self.update_interval = update_interval
-        self.tol = tol
-        self.max_epochs = max_epochs
-        self.target = target
-        self.gamma = gamma
-        self.random_state = random_state
+        _store_params(self, locals())
 
     def _config(self) -> dec.Config:
         check_positive_int(self.max_epochs, "max_epochs")
@@ -249,10 +220,7 @@ class IDEC(DEC):
                  cluster_batch_size: int = 256, update_interval=None, tol: float = 0.001,
                  max_epochs: int = 200, target: str = "full", gamma: float = 0.1,
                  random_state=None):
-        super().__init__(n_clusters, hidden, latent, activation, batch_norm,
-                         output_activation, loss, epochs, batch_size, lr, input_dropout,
-                         n_init, cluster_optimizer, cluster_lr, cluster_batch_size,
-                         update_interval, tol, max_epochs, target, gamma, random_state)
+        _store_params(self, locals())
 
 
 class DCN(_DeepClusterer):
@@ -274,25 +242,7 @@ class DCN(_DeepClusterer):
                  n_init: int = 20, lam: float = 0.1, cluster_optimizer: str = "adam",
                  cluster_lr: float = 1e-3, cluster_batch_size: int = 256,
                  cluster_epochs: int = 50, init_count: float = 100.0, random_state=None):
-        self.n_clusters = n_clusters
-        self.hidden = hidden
-        self.latent = latent
-        self.activation = activation
-        self.batch_norm = batch_norm
-        self.output_activation = output_activation
-        self.loss = loss
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.lr = lr
-        self.input_dropout = input_dropout
-        self.n_init = n_init
-        self.lam = lam
-        self.cluster_optimizer = cluster_optimizer
-        self.cluster_lr = cluster_lr
-        self.cluster_batch_size = cluster_batch_size
-        self.cluster_epochs = cluster_epochs
-        self.init_count = init_count
-        self.random_state = random_state
+        _store_params(self, locals())
 
     def fit(self, x, y=None):
         x = self._check_fit_input(x)
@@ -334,27 +284,7 @@ class KDAE(_DeepClusterer):
                  member_batch_norm: bool = False, member_epochs: int = 10,
                  cluster_lr: float = 1e-4, cluster_batch_size: int = 256,
                  cluster_epochs: int = 40, random_state=None):
-        self.n_clusters = n_clusters
-        self.hidden = hidden
-        self.latent = latent
-        self.activation = activation
-        self.batch_norm = batch_norm
-        self.output_activation = output_activation
-        self.loss = loss
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.lr = lr
-        self.input_dropout = input_dropout
-        self.n_init = n_init
-        self.clustering_loss = clustering_loss
-        self.member_hidden = member_hidden
-        self.member_latent = member_latent
-        self.member_batch_norm = member_batch_norm
-        self.member_epochs = member_epochs
-        self.cluster_lr = cluster_lr
-        self.cluster_batch_size = cluster_batch_size
-        self.cluster_epochs = cluster_epochs
-        self.random_state = random_state
+        _store_params(self, locals())
 
     def fit(self, x, y=None):
         x = self._check_fit_input(x)
@@ -398,28 +328,7 @@ class DAMIC(KDAE):
                  member_batch_norm: bool = False, member_epochs: int = 10,
                  gate_hidden=(512, 512), gate_epochs: int = 10, cluster_lr: float = 1e-4,
                  cluster_batch_size: int = 256, cluster_epochs: int = 40, random_state=None):
-        self.n_clusters = n_clusters
-        self.hidden = hidden
-        self.latent = latent
-        self.activation = activation
-        self.batch_norm = batch_norm
-        self.output_activation = output_activation
-        self.loss = loss
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.lr = lr
-        self.input_dropout = input_dropout
-        self.n_init = n_init
-        self.member_hidden = member_hidden
-        self.member_latent = member_latent
-        self.member_batch_norm = member_batch_norm
-        self.member_epochs = member_epochs
-        self.gate_hidden = gate_hidden
-        self.gate_epochs = gate_epochs
-        self.cluster_lr = cluster_lr
-        self.cluster_batch_size = cluster_batch_size
-        self.cluster_epochs = cluster_epochs
-        self.random_state = random_state
+        _store_params(self, locals())
 
     def _config(self, member):
         check_positive_int(self.gate_epochs, "gate_epochs")
