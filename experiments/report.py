@@ -38,7 +38,9 @@ def main():
         groups[(rec["method"], rec["dataset"], variant)].append(rec)
     lines = ["# Results", "", "Built by `python experiments/report.py` from `experiments/results/*.json`"
              " (one file per method, data set and seed; each holds its command and config).",
-             "NMI uses the arithmetic mean (scikit-learn's default).", "",
+             "NMI uses the arithmetic mean (scikit-learn's default). Deep methods of one seed share"
+             " one cached pre-trained autoencoder (the record's `pretrained_ae`); their wall time"
+             " excludes it unless the run trained it (`pretrain_seconds` in the record).", "",
              "| method | data set | record | seeds | NMI | ARI | ACC | paper NMI/ARI/ACC | wall s (mean) | device |",
              "|---|---|---|---|---|---|---|---|---|---|"]
     for (method, dataset, variant), recs in sorted(groups.items()):
