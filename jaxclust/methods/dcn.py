@@ -82,11 +82,12 @@ def train_step(state: State, batch: jax.Array, cfg: Config):
     Returns the new state and the batch loss before the step.
     """
     module = cfg.ae.module(batch.shape[1])
-    labels = kmeans.assign(nets.embed(module, state.variables, batch), state.centroids)[0]
 
     def loss_fn(params):
         (z, x_hat), variables = nets.forward(module, {**state.variables, "params": params},
                                              batch, train=True)
+        # s: the nearest centroid for the current network, held fixed for this step.
+        labels = kmeans.assign(jax.lax.stop_gradient(z), state.centroids)[0]
         loss = dcn_loss(batch, x_hat, z, state.centroids, labels, cfg.lam, cfg.ae.loss)
         return jnp.mean(loss), variables
 
