@@ -91,7 +91,7 @@ def run_seed(args, x, y, seed: int) -> dict:
             cfg = dcn.Config(k, ae_cfg, args.n_init, lam=args.lam,
                              lr=args.cluster_lr or dcn.Config.lr, batch_size=args.batch_size,
                              epochs=args.max_epochs)
-            state = dcn.from_pretrained(pre, cfg)
+            state = dcn.from_pretrained(pre, xj, cfg)
             epoch = jax.jit(dcn.train_epoch, static_argnames="cfg")
             for e in range(cfg.epochs):
                 state, loss = epoch(state, xj, cfg=cfg)
@@ -104,11 +104,11 @@ def run_seed(args, x, y, seed: int) -> dict:
                              optimizer="adam" if idec else "sgd",
                              lr=args.cluster_lr or (1e-3 if idec else 0.01),
                              batch_size=args.batch_size, update_interval=args.update_interval,
-                             tol=args.tol, max_epochs=args.max_epochs)
+                             tol=args.tol, epochs=args.max_epochs)
             state = dec.from_pretrained(pre, xj, cfg)
             epoch = jax.jit(dec.train_epoch, static_argnames="cfg")
             n_epochs = 0
-            while n_epochs < cfg.max_epochs and not bool(state.done):
+            while n_epochs < cfg.epochs and not bool(state.done):
                 state, loss = epoch(state, xj, cfg=cfg)
                 n_epochs += 1
                 if n_epochs % 10 == 0:

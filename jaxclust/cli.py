@@ -17,10 +17,10 @@ import numpy as np
 from tqdm.auto import tqdm
 
 import jaxclust
-from jaxclust import data, kmeans, metrics, nets
+from jaxclust import data, kmeans, metrics, parallel
 from jaxclust.methods import aekm, damic, dcn, dec, kdae
 from jaxclust.train import AEConfig
-from jaxclust.validation import check_n_clusters
+from jaxclust.validation import check_n_clusters, check_positive_int
 
 METHODS = ("kmeans", "aekm", "dec", "idec", "dcn", "kdae", "damic")
 
@@ -41,7 +41,10 @@ def _build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--subset", type=int, default=None, help="use this many random samples")
     fit.add_argument("--n-clusters", type=int, default=None,
                      help="number of clusters (default: the number of classes in the labels)")
-    fit.add_argument("--seed", type=int, default=0, help="PRNG seed")
+    fit.add_argument("--seed", type=int, default=0, help="PRNG seed (the first of --seeds)")
+    fit.add_argument("--seeds", type=int, default=1,
+                     help="train this many seeds (--seed, --seed+1, …) in one program; keep "
+                          "the best by the method's own objective, report mean ± std")
     fit.add_argument("--hidden", type=int, nargs="+", default=None,
                      help="encoder hidden sizes; the decoder mirrors them (default: "
                           "500 500 2000, the papers'; 256 256 512 below 5 000 samples)")
@@ -69,6 +72,10 @@ def _build_parser() -> argparse.ArgumentParser:
                      help="k-DAE: min-reconstruction (hard, eq. 1) or logsumexp (soft, eq. 4)")
     fit.add_argument("--lam", type=float, default=dcn.Config.lam,
                      help="DCN: weight λ of the k-means term (reconstruction is per-feature MSE)")
+    fit.add_argument("--checkpoint-every", type=int, default=0,
+                     help="save a checkpoint in OUT/checkpoints every this many epochs")
+    fit.add_argument("--resume", action="store_true",
+                     help="continue from the latest checkpoint in OUT/checkpoints")
     fit.add_argument("--out", default=None, help="output folder (default: runs/<method>-<dataset>)")
     fit.add_argument("--no-progress", action="store_true", help="no progress bars")
     fit.add_argument("--no-plot", action="store_true", help="skip embedding.png")
@@ -82,103 +89,95 @@ def _ae_config(args, small: bool) -> AEConfig:
                     input_dropout=args.input_dropout)
 
 
-def _pretrain(key, xj, cfg: aekm.Config, args) -> aekm.State:
-    """Autoencoder pre-training (progress bar per epoch), then k-means on the embedding."""
-    epoch = jax.jit(aekm.train_epoch, static_argnames="cfg")
-    state = aekm.init(key, xj, cfg)
-    bar = tqdm(range(cfg.ae.epochs), desc="pre-train", disable=args.no_progress)
-    for _ in bar:
-        state, loss = epoch(state, xj, cfg=cfg)
-        bar.set_postfix(loss=f"{float(loss):.4f}")
-    with tqdm(total=1, desc="k-means", disable=args.no_progress) as bar:
-        state = jax.jit(aekm.cluster, static_argnames="cfg")(state, xj, cfg=cfg)
-        bar.update()
-    return state
-
-
-def _fit_aekm(key, x, k, args, small):
-    cfg = aekm.Config(n_clusters=k, ae=_ae_config(args, small), n_init=args.n_init)
-    xj = jnp.asarray(x)
-    state = _pretrain(key, xj, cfg, args)
-    return np.asarray(aekm.predict(state, xj, cfg)), np.asarray(aekm.embed(state, xj, cfg)), cfg
-
-
-def _fit_dec(key, x, k, args, small):
-    idec = args.method == "idec"
-    cfg = dec.Config(
-        n_clusters=k, ae=_ae_config(args, small), n_init=args.n_init, idec=idec,
-        optimizer=args.cluster_optimizer or ("adam" if idec else "sgd"),
-        lr=args.cluster_lr or (1e-3 if idec else 0.01),
-        batch_size=args.batch_size or (64 if small else 256),
-        update_interval=args.update_interval, tol=args.tol,
-        max_epochs=args.max_epochs or dec.Config.max_epochs)
-    xj = jnp.asarray(x)
-    state = dec.from_pretrained(_pretrain(key, xj, cfg.aekm(), args), xj, cfg)
-    epoch = jax.jit(dec.train_epoch, static_argnames="cfg")
-    bar = tqdm(range(cfg.max_epochs), desc=args.method, disable=args.no_progress)
-    for _ in bar:
-        state, loss = epoch(state, xj, cfg=cfg)
-        if bool(state.done):
-            break
-        bar.set_postfix(loss=f"{float(loss):.4f}", changed=f"{float(state.delta):.4f}")
-    bar.close()
-    return np.asarray(dec.predict(state, xj, cfg)), np.asarray(dec.embed(state, xj, cfg)), cfg
-
-
-def _fit_dcn(key, x, k, args, small):
-    cfg = dcn.Config(
-        n_clusters=k, ae=_ae_config(args, small), n_init=args.n_init, lam=args.lam,
-        optimizer=args.cluster_optimizer or "adam", lr=args.cluster_lr or dcn.Config.lr,
-        batch_size=args.batch_size or (64 if small else 256),
-        epochs=args.max_epochs or dcn.Config.epochs)
-    xj = jnp.asarray(x)
-    state = dcn.from_pretrained(_pretrain(key, xj, cfg.aekm(), args), cfg)
-    epoch = jax.jit(dcn.train_epoch, static_argnames="cfg")
-    bar = tqdm(range(cfg.epochs), desc="dcn", disable=args.no_progress)
-    for _ in bar:
-        state, loss = epoch(state, xj, cfg=cfg)
-        bar.set_postfix(loss=f"{float(loss):.4f}")
-    return np.asarray(dcn.predict(state, xj, cfg)), np.asarray(dcn.embed(state, xj, cfg)), cfg
-
-
-def _fit_mixture(key, x, k, args, small):
-    """k-DAE or DAMIC: initial AE → k-means → per-cluster experts (and gate) → joint."""
-    method = {"kdae": kdae, "damic": damic}[args.method]
+def _config(method: str, k: int, args, small: bool):
+    """The method's Config from the command line (small data sets get smaller defaults)."""
+    ae = _ae_config(args, small)
+    batch = args.batch_size or (64 if small else 256)
+    if method == "aekm":
+        return aekm.Config(n_clusters=k, ae=ae, n_init=args.n_init)
+    if method in ("dec", "idec"):
+        idec = method == "idec"
+        return dec.Config(
+            n_clusters=k, ae=ae, n_init=args.n_init, idec=idec,
+            optimizer=args.cluster_optimizer or ("adam" if idec else "sgd"),
+            lr=args.cluster_lr or (1e-3 if idec else 0.01), batch_size=batch,
+            update_interval=args.update_interval, tol=args.tol,
+            epochs=args.max_epochs or dec.Config.epochs)
+    if method == "dcn":
+        return dcn.Config(
+            n_clusters=k, ae=ae, n_init=args.n_init, lam=args.lam,
+            optimizer=args.cluster_optimizer or "adam", lr=args.cluster_lr or dcn.Config.lr,
+            batch_size=batch, epochs=args.max_epochs or dcn.Config.epochs)
+    module = {"kdae": kdae, "damic": damic}[method]
     member = kdae.PAPER_MEMBER
     if small:
         member = dataclasses.replace(member, hidden=(256, 64), epochs=50, batch_size=64)
-    common = dict(n_clusters=k, ae=_ae_config(args, small), n_init=args.n_init, member=member,
-                  lr=args.cluster_lr or (1e-3 if small else method.Config.lr),
-                  batch_size=args.batch_size or (64 if small else 256),
-                  epochs=args.max_epochs or method.Config.epochs)
-    cfg = (kdae.Config(loss=args.kdae_loss, **common) if args.method == "kdae"
-           else damic.Config(**common))
+    common = dict(n_clusters=k, ae=ae, n_init=args.n_init, member=member,
+                  lr=args.cluster_lr or (1e-3 if small else module.Config.lr),
+                  batch_size=batch, epochs=args.max_epochs or module.Config.epochs)
+    if method == "kdae":
+        return kdae.Config(loss=args.kdae_loss, **common)
+    return damic.Config(**common)
+
+
+def _features(method: str, state, x, cfg):
+    """What the plot projects: the embedding, or the experts' errors for k-DAE/DAMIC."""
+    if method in ("kdae", "damic"):
+        return parallel.METHODS[method].errors(state, x, cfg)
+    return parallel.METHODS[method].embed(state, x, cfg)
+
+
+class _Progress:
+    """One progress bar per training phase, fed by ``fit_seeds``'s ``on_epoch``."""
+
+    def __init__(self, disable: bool):
+        self.disable, self.bar, self.phase = disable, None, None
+
+    def __call__(self, phase, epoch, total, losses):
+        if phase != self.phase:
+            self.close()
+            self.phase = phase
+            self.bar = tqdm(total=total, initial=epoch - 1, desc=phase, disable=self.disable)
+        self.bar.update()
+        self.bar.set_postfix(loss=f"{float(jnp.mean(losses)):.4f}")
+
+    def close(self):
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _fit_deep(x, k, args, small, out: Path):
+    """Every seed of a deep method in one program; the best by the method's own objective
+    is the answer. Returns labels ``(S, n)``, objectives ``(S,)``, the best seed's index,
+    its features for the plot, and the config."""
+    cfg = _config(args.method, k, args, small)
+    checkpoints = None
+    if args.checkpoint_every or args.resume:
+        checkpoints = parallel.Checkpoints(out / "checkpoints", cfg)
+    progress = _Progress(args.no_progress)
     xj = jnp.asarray(x)
-    k_ae, k_members = jax.random.split(key)
-    acfg = cfg.aekm()
-    pre = _pretrain(k_ae, xj, acfg, args)
-    with tqdm(total=1, desc=f"pre-train {k} AEs", disable=args.no_progress) as bar:
-        state = jax.jit(method.from_labels, static_argnames="cfg")(
-            k_members, xj, aekm.predict(pre, xj, acfg), cfg=cfg)
-        bar.update()
-    idle = int(jnp.sum(state.owned == 0))
+    res = parallel.fit_seeds(parallel.METHODS[args.method],
+                             parallel.seed_keys(args.seed, args.seeds), xj, cfg,
+                             checkpoints=checkpoints, checkpoint_every=args.checkpoint_every,
+                             resume=args.resume, on_epoch=progress)
+    progress.close()
+    best = int(jnp.argmin(res.objectives))
+    state = jax.tree.map(lambda a: a[best], res.states)
+    idle = int(jnp.sum(state.owned == 0)) if hasattr(state, "owned") else 0
     if idle:
         print(f"note: {idle} of {k} autoencoders own no point after k-means; they stay idle")
-    epoch = jax.jit(method.train_epoch, static_argnames="cfg")
-    bar = tqdm(range(cfg.epochs), desc=args.method, disable=args.no_progress)
-    for _ in bar:
-        state, loss = epoch(state, xj, cfg=cfg)
-        bar.set_postfix(loss=f"{float(loss):.4f}")
-    members = state.variables if args.method == "kdae" else state.members
-    errors = nets.ensemble_errors(member.module(x.shape[1]), members, xj, "sse")
-    return np.asarray(method.predict(state, xj, cfg)), np.asarray(errors), cfg
+    return (np.asarray(res.labels), np.asarray(res.objectives), best,
+            np.asarray(_features(args.method, state, xj, cfg)), cfg)
 
 
-def _fit_kmeans(key, x, k, args, small):
+def _fit_kmeans(x, k, args, small, out):
     with tqdm(total=1, desc="k-means", disable=args.no_progress) as bar:
-        res = kmeans.kmeans(key, x, k, n_init=args.n_init)
+        res = jax.vmap(lambda key: kmeans.kmeans(key, x, k, n_init=args.n_init))(
+            parallel.seed_keys(args.seed, args.seeds))
         bar.update()
-    return np.asarray(res.labels), x, {"n_clusters": k, "n_init": args.n_init}
+    best = int(jnp.argmin(res.inertia))
+    return (np.asarray(res.labels), np.asarray(res.inertia), best, x,
+            {"n_clusters": k, "n_init": args.n_init})
 
 
 def _plot(path: Path, z: np.ndarray, labels: np.ndarray, y: np.ndarray | None) -> None:
@@ -213,18 +212,23 @@ def cmd_fit(args) -> int:
         raise ValueError("--n-clusters is required for data without labels")
     check_n_clusters(k, x.shape[0])
     small = x.shape[0] < 5000
-    key = jax.random.key(args.seed)
-    fit = {"kmeans": _fit_kmeans, "aekm": _fit_aekm, "dec": _fit_dec, "idec": _fit_dec,
-           "dcn": _fit_dcn, "kdae": _fit_mixture, "damic": _fit_mixture}[args.method]
-    labels, z, cfg = fit(key, x, k, args, small)
-    wall = time.perf_counter() - start
-
+    check_positive_int(args.seeds, "--seeds")
     out = Path(args.out or f"runs/{args.method}-{Path(args.dataset).stem}")
     out.mkdir(parents=True, exist_ok=True)
-    np.save(out / "labels.npy", labels)
+    fit = _fit_kmeans if args.method == "kmeans" else _fit_deep
+    labels_all, objectives, best, z, cfg = fit(x, k, args, small, out)
+    wall = time.perf_counter() - start
+
+    seeds = [args.seed + i for i in range(args.seeds)]
+    per_seed = [{"seed": s, "objective": float(o),
+                 "metrics": metrics.evaluate(y, lab) if y is not None else None}
+                for s, o, lab in zip(seeds, objectives, labels_all)]
+    np.save(out / "labels.npy", labels_all[best])
+    np.save(out / "labels_all.npy", labels_all)
     record = {
-        "method": args.method, "dataset": args.dataset, "seed": args.seed,
-        "metrics": metrics.evaluate(y, labels) if y is not None else None,
+        "method": args.method, "dataset": args.dataset, "seed": seeds[best],
+        "metrics": per_seed[best]["metrics"], "seeds": per_seed,
+        "summary": _summary(per_seed) if y is not None else None,
         "config": _to_json(cfg), "n_samples": int(x.shape[0]), "n_clusters": k,
         "wall_time_s": wall, "device": jax.devices()[0].device_kind,
         "jax_version": jax.__version__, "jaxclust_version": jaxclust.__version__,
@@ -232,13 +236,28 @@ def cmd_fit(args) -> int:
     }
     (out / "metrics.json").write_text(json.dumps(record, indent=2))
     if not args.no_plot:
-        _plot(out / "embedding.png", z, labels, y)
+        _plot(out / "embedding.png", z, labels_all[best], y)
     if record["metrics"]:
         m = record["metrics"]
-        print(f"{args.method} on {args.dataset} (n={x.shape[0]}, k={k}, seed={args.seed}): "
+        where = f"seed={seeds[best]}" + (f", best of {args.seeds} by the method's own "
+                                          f"objective" if args.seeds > 1 else "")
+        print(f"{args.method} on {args.dataset} (n={x.shape[0]}, k={k}, {where}): "
               f"NMI {m['nmi']:.4f}  ARI {m['ari']:.4f}  ACC {m['acc']:.4f}  ({wall:.1f} s)")
-    print(f"wrote {out}/labels.npy, metrics.json" + ("" if args.no_plot else ", embedding.png"))
+        if args.seeds > 1:
+            summary = record["summary"]
+            print(f"over {args.seeds} seeds: " + "  ".join(
+                f"{n.upper()} {summary[n]['mean']:.4f} ± {summary[n]['std']:.4f}"
+                for n in ("nmi", "ari", "acc")))
+    print(f"wrote {out}/labels.npy, labels_all.npy, metrics.json"
+          + ("" if args.no_plot else ", embedding.png"))
     return 0
+
+
+def _summary(per_seed: list[dict]) -> dict:
+    """Mean and (population) std over seeds of each metric."""
+    names = per_seed[0]["metrics"].keys()
+    return {n: {"mean": float(np.mean([r["metrics"][n] for r in per_seed])),
+                "std": float(np.std([r["metrics"][n] for r in per_seed]))} for n in names}
 
 
 def _to_json(cfg):

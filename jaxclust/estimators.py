@@ -14,7 +14,7 @@ from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.validation import check_is_fitted
 
-from jaxclust import kmeans as km, nets, train
+from jaxclust import kmeans as km, parallel, train
 from jaxclust.methods import aekm, damic, dcn, dec, kdae
 from jaxclust.validation import check_data, check_n_clusters, check_positive_int
 
@@ -96,7 +96,10 @@ class KMeans(_Clusterer):
 
 
 class _DeepClusterer(_Clusterer):
-    """Shared by the autoencoder-based estimators: the AE parameters and their config."""
+    """Shared by the autoencoder-based estimators: the AE parameters, their config and a
+    multi-seed ``fit``. Attributes: ``labels_``, ``objective_`` (the kept seed's),
+    ``labels_all_`` ``(n_seeds, n)``, ``scores_all_`` ``(n_seeds,)``, ``best_seed_``,
+    ``state_``, ``config_``, ``n_features_in_``."""
 
     def _ae_config(self) -> train.AEConfig:
         for name in ("latent", "epochs", "batch_size", "n_init"):
@@ -105,13 +108,29 @@ class _DeepClusterer(_Clusterer):
                               self.batch_norm, self.output_activation, self.loss, self.epochs,
                               self.batch_size, float(self.lr), float(self.input_dropout))
 
-    def _store_fit(self, module, state, cfg, x):
-        """Fitted attributes common to every deep estimator."""
-        xj = jax.numpy.asarray(x)
-        self.state_, self.config_ = state, cfg
-        self.labels_ = np.asarray(module.predict(state, xj, cfg))
-        self.objective_ = float(module.objective(state, xj, cfg))
+    def fit(self, x, y=None):
+        """Train ``n_seeds`` seeds in parallel (seeds ``random_state``, ``random_state + 1``,
+        …) and keep the one with the lowest value of the method's own unsupervised
+        objective; every seed's labels and objective stay in ``labels_all_``/``scores_all_``."""
+        x = self._check_fit_input(x)
+        check_positive_int(self.n_seeds, "n_seeds")
+        cfg = self._config()
+        res = parallel.fit_seeds(self._method, parallel.seed_keys(_seed(self.random_state),
+                                                                  self.n_seeds),
+                                 jax.numpy.asarray(x), cfg)
+        self.scores_all_ = np.asarray(res.objectives)
+        self.labels_all_ = np.asarray(res.labels)
+        self.best_seed_ = int(np.argmin(self.scores_all_))
+        self.state_ = jax.tree.map(lambda a: a[self.best_seed_], res.states)
+        self.config_ = cfg
+        self.labels_ = self.labels_all_[self.best_seed_]
+        self.objective_ = float(self.scores_all_[self.best_seed_])
         self.n_features_in_ = x.shape[1]
+        self._store_method_attributes(res)
+        return self
+
+    def _store_method_attributes(self, res: parallel.SeedsResult) -> None:
+        """Fitted attributes particular to one method (from ``self.state_``)."""
 
     def predict(self, x):
         x = self._check_predict_input(x)
@@ -132,18 +151,15 @@ class AEKMeans(_DeepClusterer):
                  activation: str = "relu", batch_norm: bool = False,
                  output_activation: str = "none", loss: str = "mse", epochs: int = 50,
                  batch_size: int = 256, lr: float = 1e-3, input_dropout: float = 0.0,
-                 n_init: int = 20, random_state=None):
+                 n_init: int = 20, n_seeds: int = 1, random_state=None):
         _store_params(self, locals())
 
-    def fit(self, x, y=None):
-        x = self._check_fit_input(x)
-        cfg = aekm.Config(self.n_clusters, self._ae_config(), self.n_init)
-        state = jax.jit(aekm.fit, static_argnames="cfg")(
-            jax.random.key(_seed(self.random_state)), jax.numpy.asarray(x), cfg=cfg)
-        self._store_fit(aekm, state, cfg, x)
-        self.cluster_centers_ = np.asarray(state.centroids)
+    def _config(self) -> aekm.Config:
+        return aekm.Config(self.n_clusters, self._ae_config(), self.n_init)
+
+    def _store_method_attributes(self, res):
+        self.cluster_centers_ = np.asarray(self.state_.centroids)
         self.inertia_ = self.objective_
-        return self
 
     def transform(self, x):
         """The embedding ``(n, latent)``."""
@@ -172,7 +188,7 @@ class DEC(_DeepClusterer):
                  n_init: int = 20, cluster_optimizer: str = "sgd", cluster_lr: float = 0.01,
                  cluster_batch_size: int = 256, update_interval=None, tol: float = 0.001,
                  max_epochs: int = 200, target: str = "full", gamma: float = 0.1,
-                 random_state=None):
+                 n_seeds: int = 1, random_state=None):
         _store_params(self, locals())
 
     def _config(self) -> dec.Config:
@@ -182,24 +198,12 @@ class DEC(_DeepClusterer):
                           float(self.cluster_lr), self.cluster_batch_size,
                           self.update_interval, self.target, float(self.tol), self.max_epochs)
 
-    def fit(self, x, y=None):
-        x = self._check_fit_input(x)
-        cfg = self._config()
-        xj = jax.numpy.asarray(x)
-        state = jax.jit(dec.init, static_argnames="cfg")(
-            jax.random.key(_seed(self.random_state)), xj, cfg=cfg)
-        epoch = jax.jit(dec.train_epoch, static_argnames="cfg")
-        n_iter = 0
-        while n_iter < cfg.max_epochs and not bool(state.done):
-            state, _ = epoch(state, xj, cfg=cfg)
-            n_iter += 1
-        if not bool(state.done):
-            warnings.warn(f"{type(self).__name__} did not reach tol={cfg.tol} in "
-                          f"{cfg.max_epochs} target updates", ConvergenceWarning)
-        self._store_fit(dec, state, cfg, x)
-        self.cluster_centers_ = np.asarray(state.centroids)
-        self.n_iter_ = n_iter
-        return self
+    def _store_method_attributes(self, res):
+        self.n_iter_ = res.epochs - self.config_.ae.epochs
+        if not bool(self.state_.done):
+            warnings.warn(f"{type(self).__name__} did not reach tol={self.config_.tol} in "
+                          f"{self.config_.epochs} target updates", ConvergenceWarning)
+        self.cluster_centers_ = np.asarray(self.state_.centroids)
 
     def transform(self, x):
         """Soft assignments q ``(n, k)``."""
@@ -219,7 +223,7 @@ class IDEC(DEC):
                  n_init: int = 20, cluster_optimizer: str = "adam", cluster_lr: float = 1e-3,
                  cluster_batch_size: int = 256, update_interval=None, tol: float = 0.001,
                  max_epochs: int = 200, target: str = "full", gamma: float = 0.1,
-                 random_state=None):
+                 n_seeds: int = 1, random_state=None):
         _store_params(self, locals())
 
 
@@ -241,20 +245,18 @@ class DCN(_DeepClusterer):
                  batch_size: int = 256, lr: float = 1e-3, input_dropout: float = 0.0,
                  n_init: int = 20, lam: float = 0.1, cluster_optimizer: str = "adam",
                  cluster_lr: float = 1e-3, cluster_batch_size: int = 256,
-                 cluster_epochs: int = 50, init_count: float = 100.0, random_state=None):
+                 cluster_epochs: int = 50, init_count: float = 100.0, n_seeds: int = 1,
+                 random_state=None):
         _store_params(self, locals())
 
-    def fit(self, x, y=None):
-        x = self._check_fit_input(x)
+    def _config(self) -> dcn.Config:
         check_positive_int(self.cluster_epochs, "cluster_epochs")
-        cfg = dcn.Config(self.n_clusters, self._ae_config(), self.n_init, float(self.lam),
-                         self.cluster_optimizer, float(self.cluster_lr),
-                         self.cluster_batch_size, self.cluster_epochs, float(self.init_count))
-        state = jax.jit(dcn.fit, static_argnames="cfg")(
-            jax.random.key(_seed(self.random_state)), jax.numpy.asarray(x), cfg=cfg)
-        self._store_fit(dcn, state, cfg, x)
-        self.cluster_centers_ = np.asarray(state.centroids)
-        return self
+        return dcn.Config(self.n_clusters, self._ae_config(), self.n_init, float(self.lam),
+                          self.cluster_optimizer, float(self.cluster_lr),
+                          self.cluster_batch_size, self.cluster_epochs, float(self.init_count))
+
+    def _store_method_attributes(self, res):
+        self.cluster_centers_ = np.asarray(self.state_.centroids)
 
     def transform(self, x):
         """The embedding ``(n, latent)``."""
@@ -280,31 +282,28 @@ class KDAE(_DeepClusterer):
                  activation: str = "relu", batch_norm: bool = False,
                  output_activation: str = "none", loss: str = "mse", epochs: int = 50,
                  batch_size: int = 256, lr: float = 1e-3, input_dropout: float = 0.0,
-                 n_init: int = 20, clustering_loss: str = "hard", member_hidden=(1024, 256), member_latent: int = 10,
+                 n_init: int = 20, clustering_loss: str = "hard", member_hidden=(1024, 256),
+                 member_latent: int = 10,
                  member_batch_norm: bool = False, member_epochs: int = 10,
                  cluster_lr: float = 1e-4, cluster_batch_size: int = 256,
-                 cluster_epochs: int = 40, random_state=None):
+                 cluster_epochs: int = 40, n_seeds: int = 1, random_state=None):
         _store_params(self, locals())
 
-    def fit(self, x, y=None):
-        x = self._check_fit_input(x)
+    def _member_config(self) -> train.AEConfig:
         for name in ("member_latent", "member_epochs", "cluster_epochs"):
             check_positive_int(getattr(self, name), name)
-        member = dataclasses.replace(
+        return dataclasses.replace(
             kdae.PAPER_MEMBER, hidden=tuple(self.member_hidden), latent=self.member_latent,
             batch_norm=self.member_batch_norm, epochs=self.member_epochs,
             batch_size=self.cluster_batch_size)
-        cfg = self._config(member)
-        state = jax.jit(self._method.fit, static_argnames="cfg")(
-            jax.random.key(_seed(self.random_state)), jax.numpy.asarray(x), cfg=cfg)
-        self._store_fit(self._method, state, cfg, x)
-        self.owned_ = np.asarray(state.owned)
-        return self
 
-    def _config(self, member):
-        return kdae.Config(self.n_clusters, self._ae_config(), self.n_init, member,
-                           self.clustering_loss, "sse", float(self.cluster_lr),
-                           self.cluster_batch_size, self.cluster_epochs)
+    def _config(self) -> kdae.Config:
+        return kdae.Config(self.n_clusters, self._ae_config(), self.n_init,
+                           self._member_config(), self.clustering_loss, "sse",
+                           float(self.cluster_lr), self.cluster_batch_size, self.cluster_epochs)
+
+    def _store_method_attributes(self, res):
+        self.owned_ = np.asarray(self.state_.owned)
 
     def transform(self, x):
         """Each member's reconstruction error ``(n, k)``."""
@@ -327,13 +326,14 @@ class DAMIC(KDAE):
                  n_init: int = 20, member_hidden=(1024, 256), member_latent: int = 10,
                  member_batch_norm: bool = False, member_epochs: int = 10,
                  gate_hidden=(512, 512), gate_epochs: int = 10, cluster_lr: float = 1e-4,
-                 cluster_batch_size: int = 256, cluster_epochs: int = 40, random_state=None):
+                 cluster_batch_size: int = 256, cluster_epochs: int = 40, n_seeds: int = 1,
+                 random_state=None):
         _store_params(self, locals())
 
-    def _config(self, member):
+    def _config(self) -> damic.Config:
         check_positive_int(self.gate_epochs, "gate_epochs")
-        return damic.Config(self.n_clusters, self._ae_config(), self.n_init, member,
-                            tuple(self.gate_hidden), self.gate_epochs,
+        return damic.Config(self.n_clusters, self._ae_config(), self.n_init,
+                            self._member_config(), tuple(self.gate_hidden), self.gate_epochs,
                             float(self.cluster_lr), self.cluster_batch_size,
                             self.cluster_epochs)
 
@@ -344,5 +344,4 @@ class DAMIC(KDAE):
     def transform(self, x):
         """Each expert's reconstruction error ``(n, k)``."""
         x = self._check_predict_input(x)
-        return np.asarray(nets.ensemble_errors(self.config_.member.module(x.shape[1]),
-                                               self.state_.members, x, "sse"))
+        return np.asarray(damic.errors(self.state_, x, self.config_))

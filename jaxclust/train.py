@@ -24,6 +24,7 @@ class AEConfig:
     ``loss``: ``"mse"``, ``"sse"`` or ``"bce"`` (see :func:`reconstruction_error`).
     ``input_dropout``: denoising pre-training — each input feature is zeroed with this
     probability (DEC's stacked denoising AEs use 0.2); the target stays the clean input.
+    ``compute_dtype``: ``"bfloat16"`` for bfloat16 matmuls on accelerators (float32 default).
     """
 
     hidden: tuple[int, ...] = (500, 500, 2000)
@@ -36,10 +37,11 @@ class AEConfig:
     batch_size: int = 256
     lr: float = 1e-3
     input_dropout: float = 0.0
+    compute_dtype: str = "float32"
 
     def module(self, n_features: int) -> nets.Autoencoder:
         return nets.Autoencoder(n_features, tuple(self.hidden), self.latent, self.activation,
-                                self.batch_norm, self.output_activation)
+                                self.batch_norm, self.output_activation, self.compute_dtype)
 
 
 class TrainState(NamedTuple):

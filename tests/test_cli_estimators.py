@@ -123,3 +123,35 @@ def test_cli_every_deep_method(tmp_path, method):
     record = json.loads((out / "metrics.json").read_text())
     assert record["method"] == method and 0.0 <= record["metrics"]["nmi"] <= 1.0
     assert np.load(out / "labels.npy").shape == (200,)
+
+
+def test_estimator_n_seeds_keeps_the_best_objective_and_exposes_all():
+    x, _ = data.load("digits", subset=300)
+    params = dict(n_clusters=10, hidden=(32,), latent=5, epochs=2, batch_size=32, n_init=2)
+    est = AEKMeans(n_seeds=3, random_state=4, **params).fit(x)
+    assert est.labels_all_.shape == (3, 300) and est.scores_all_.shape == (3,)
+    assert est.best_seed_ == int(np.argmin(est.scores_all_))
+    np.testing.assert_array_equal(est.labels_, est.labels_all_[est.best_seed_])
+    assert est.inertia_ == pytest.approx(est.scores_all_.min())
+    single = AEKMeans(random_state=5, **params).fit(x)  # seed 4 + 1
+    np.testing.assert_array_equal(single.labels_, est.labels_all_[1])
+    with pytest.raises(ValueError, match="n_seeds"):
+        AEKMeans(n_seeds=0, **params).fit(x)
+
+
+def test_cli_seeds_checkpoints_and_resume(tmp_path, capsys):
+    out = tmp_path / "run"
+    argv = ["fit", "--method", "aekm", "--dataset", "digits", "--subset", "300", "--epochs",
+            "2", "--hidden", "16", "--n-init", "2", "--seeds", "2", "--no-progress",
+            "--no-plot", "--out", str(out)]
+    assert cli.main([*argv, "--checkpoint-every", "1"]) == 0
+    assert "over 2 seeds: NMI" in capsys.readouterr().out
+    record = json.loads((out / "metrics.json").read_text())
+    assert [r["seed"] for r in record["seeds"]] == [0, 1]
+    nmis = [r["metrics"]["nmi"] for r in record["seeds"]]
+    assert record["summary"]["nmi"]["mean"] == pytest.approx(np.mean(nmis))
+    first = np.load(out / "labels_all.npy")
+    assert first.shape == (2, 300)
+    assert sorted(p.name for p in (out / "checkpoints").iterdir()) == ["1", "2", "config.json"]
+    assert cli.main([*argv, "--resume"]) == 0
+    np.testing.assert_array_equal(np.load(out / "labels_all.npy"), first)

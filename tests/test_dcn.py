@@ -69,7 +69,7 @@ def test_vmap_over_seeds_equals_separate_runs():
 def test_dcn_keeps_aekm_start_and_improves_the_objective():
     x = _x()
     pre = aekm.fit(jax.random.key(3), x, CFG.aekm())
-    state = dcn.from_pretrained(pre, CFG)
+    state = dcn.from_pretrained(pre, x, CFG)
     before = float(dcn.objective(state, x, CFG))
     for _ in range(5):
         state, _ = dcn.train_epoch(state, x, CFG)

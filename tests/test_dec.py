@@ -71,7 +71,7 @@ def test_dec_loss_gradient_matches_finite_differences_and_skips_p():
 
 
 SMALL = dec.Config(n_clusters=3, ae=train.AEConfig(hidden=(16,), latent=3, epochs=3, batch_size=32),
-                   n_init=2, batch_size=32, max_epochs=5)
+                   n_init=2, batch_size=32, epochs=5)
 
 
 def _x():
@@ -134,7 +134,7 @@ def test_dec_and_idec_on_digits_reach_nmi(idec, threshold):
     cfg = dec.Config(10, DIGITS_AE, idec=idec, optimizer="adam", lr=1e-3, batch_size=64)
     state = jax.jit(dec.init, static_argnames="cfg")(jax.random.key(0), xj, cfg=cfg)
     epoch = jax.jit(dec.train_epoch, static_argnames="cfg")
-    for _ in range(cfg.max_epochs):
+    for _ in range(cfg.epochs):
         state, _ = epoch(state, xj, cfg=cfg)
         if bool(state.done):
             break

@@ -135,6 +135,7 @@ def test_vmap_over_seeds_equals_separate_runs():
                                    kdae.errors(single, x, CFG), rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.slow
 def test_kdae_on_digits_reaches_nmi():
     """Seed 0: initial AE (256, 256, 512) 100 epochs, members (256, 64) ELU/sigmoid
     pre-trained with BCE, 20 joint epochs, Adam 1e-3, batch 64. Measured NMI on seeds 0/1:

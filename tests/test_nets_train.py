@@ -1,3 +1,5 @@
+import dataclasses
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -127,3 +129,21 @@ def test_aekm_vmap_over_keys_equals_separate_fits():
         np.testing.assert_allclose(batched.centroids, single.centroids, rtol=1e-4, atol=1e-5)
         np.testing.assert_array_equal(aekm.predict(batched, x, AEKM_CFG),
                                       aekm.predict(single, x, AEKM_CFG))
+
+
+def test_bfloat16_compute_keeps_float32_params_and_outputs_close():
+    x = jnp.asarray(_x(), jnp.float32)
+    cfg32 = train.AEConfig(hidden=(32, 16), latent=4, batch_size=8)
+    cfg16 = dataclasses.replace(cfg32, compute_dtype="bfloat16")
+    variables = cfg32.module(x.shape[1]).init(jax.random.key(0), x[:1])
+    z32, xh32 = cfg32.module(x.shape[1]).apply(variables, x)
+    z16, xh16 = cfg16.module(x.shape[1]).apply(variables, x)
+    assert z16.dtype == xh16.dtype == jnp.float32
+    np.testing.assert_allclose(z16, z32, rtol=0.05, atol=0.02)
+    np.testing.assert_allclose(xh16, xh32, rtol=0.05, atol=0.02)
+    state = train.ae_init(jax.random.key(1), x, cfg16)
+    state, _ = train.ae_epoch(state, x, cfg16)
+    assert all(p.dtype == jnp.float32 for p in jax.tree.leaves(state.variables["params"]))
+    with pytest.raises(ValueError, match="compute_dtype"):
+        dataclasses.replace(cfg32, compute_dtype="float16").module(3).init(
+            jax.random.key(0), x[:1, :3])

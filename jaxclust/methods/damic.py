@@ -74,12 +74,15 @@ def from_labels(key: jax.Array, x: jax.Array, labels: jax.Array, cfg: Config) ->
                  jnp.bincount(labels, length=cfg.n_clusters), jnp.zeros((), jnp.int32), k_state)
 
 
+def from_pretrained(pre: aekm.State, x: jax.Array, cfg: Config) -> State:
+    """Gate and expert pre-training on the k-means labels of a pre-trained AE+KM state."""
+    return from_labels(jax.random.fold_in(pre.ae.key, 1), x, aekm.predict(pre, x, cfg.aekm()),
+                       cfg)
+
+
 def init(key: jax.Array, x: jax.Array, cfg: Config) -> State:
     """Initial AE on all data, k-means on its embedding, gate and expert pre-training."""
-    k_ae, k_rest = jax.random.split(key)
-    acfg = cfg.aekm()
-    pre = aekm.fit(k_ae, x, acfg)
-    return from_labels(k_rest, x, aekm.predict(pre, x, acfg), cfg)
+    return from_pretrained(aekm.fit(key, x, cfg.aekm()), x, cfg)
 
 
 def train_step(state: State, batch: jax.Array, cfg: Config):
@@ -109,6 +112,11 @@ def train_epoch(state: State, x: jax.Array, cfg: Config):
     return state, jnp.mean(losses)
 
 
+def errors(state: State, x: jax.Array, cfg: Config) -> jax.Array:
+    """Each expert's reconstruction error ``‖x − f_i(x)‖²`` of each point ``(n, k)``."""
+    return nets.ensemble_errors(cfg.member.module(x.shape[1]), state.members, x, "sse")
+
+
 def predict_proba(state: State, x: jax.Array, cfg: Config) -> jax.Array:
     """The gate's probabilities ``p(c=i|x)`` ``(n, k)``."""
     return jax.nn.softmax(cfg.gate().apply(state.gate, x), axis=-1)
@@ -121,7 +129,7 @@ def predict(state: State, x: jax.Array, cfg: Config) -> jax.Array:
 
 def objective(state: State, x: jax.Array, cfg: Config) -> jax.Array:
     """The mean DAMIC loss on all of ``x`` (ranks seeds)."""
-    dist = 0.5 * nets.ensemble_errors(cfg.member.module(x.shape[1]), state.members, x, "sse")
+    dist = 0.5 * errors(state, x, cfg)
     return jnp.mean(damic_loss(cfg.gate().apply(state.gate, x), dist))
 
 

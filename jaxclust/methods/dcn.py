@@ -64,8 +64,8 @@ class State(NamedTuple):
     key: jax.Array
 
 
-def from_pretrained(pre: aekm.State, cfg: Config) -> State:
-    """Start DCN from a pre-trained AE+KM state."""
+def from_pretrained(pre: aekm.State, x: jax.Array, cfg: Config) -> State:
+    """Start DCN from a pre-trained AE+KM state (``x`` unused: the common signature)."""
     return State(pre.ae.variables, cfg.tx().init(pre.ae.variables["params"]), pre.centroids,
                  jnp.full((cfg.n_clusters,), cfg.init_count, pre.centroids.dtype),
                  jnp.zeros((), jnp.int32), pre.ae.key)
@@ -73,7 +73,7 @@ def from_pretrained(pre: aekm.State, cfg: Config) -> State:
 
 def init(key: jax.Array, x: jax.Array, cfg: Config) -> State:
     """Pre-train the autoencoder, k-means on its embedding, then DCN's state."""
-    return from_pretrained(aekm.fit(key, x, cfg.aekm()), cfg)
+    return from_pretrained(aekm.fit(key, x, cfg.aekm()), x, cfg)
 
 
 def train_step(state: State, batch: jax.Array, cfg: Config):

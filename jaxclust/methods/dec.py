@@ -33,7 +33,7 @@ class Config:
     ``gamma``: weight of the KL term; ``idec=False`` (DEC) drops the reconstruction term.
     ``optimizer``: ``"sgd"`` (momentum 0.9, the paper's) or ``"adam"`` (IDEC's).
     ``update_interval``: mini-batches between target updates (None: one pass).
-    ``max_epochs``: at most this many target updates (the host loop's budget).
+    ``epochs``: at most this many target updates (a run stops earlier at ``tol``).
     """
 
     n_clusters: int = 10
@@ -48,7 +48,7 @@ class Config:
     update_interval: int | None = None
     target: str = "full"
     tol: float = 0.001
-    max_epochs: int = 200
+    epochs: int = 200
 
     def __post_init__(self):
         if self.target not in ("full", "batch"):
@@ -177,8 +177,8 @@ def objective(state: State, x: jax.Array, cfg: Config) -> jax.Array:
 
 
 def fit(key: jax.Array, x: jax.Array, cfg: Config) -> State:
-    """Pre-train, k-means, then up to ``cfg.max_epochs`` target intervals (pure)."""
+    """Pre-train, k-means, then up to ``cfg.epochs`` target intervals (pure)."""
     state = init(key, x, cfg)
     state, _ = jax.lax.scan(lambda s, _: train_epoch(s, x, cfg), state, None,
-                            length=cfg.max_epochs)
+                            length=cfg.epochs)
     return state

@@ -73,12 +73,15 @@ def from_labels(key: jax.Array, x: jax.Array, labels: jax.Array, cfg: Config) ->
                  k_state)
 
 
+def from_pretrained(pre: aekm.State, x: jax.Array, cfg: Config) -> State:
+    """Per-cluster pre-training on the k-means labels of a pre-trained AE+KM state."""
+    return from_labels(jax.random.fold_in(pre.ae.key, 1), x, aekm.predict(pre, x, cfg.aekm()),
+                       cfg)
+
+
 def init(key: jax.Array, x: jax.Array, cfg: Config) -> State:
     """Initial AE on all data, k-means on its embedding, per-cluster pre-training."""
-    k_ae, k_members = jax.random.split(key)
-    acfg = cfg.aekm()
-    pre = aekm.fit(k_ae, x, acfg)
-    return from_labels(k_members, x, aekm.predict(pre, x, acfg), cfg)
+    return from_pretrained(aekm.fit(key, x, cfg.aekm()), x, cfg)
 
 
 def _loss_per_sample(errors, cfg: Config):

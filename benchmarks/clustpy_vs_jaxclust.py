@@ -1,0 +1,219 @@
+"""jaxclust vs ClustPy: per-epoch time of AE pre-training, DEC, IDEC and DCN, in one run.
+
+    bash benchmarks/setup_clustpy.sh .venv-clustpy        # the peer's own environment
+    .venv-clustpy/bin/python benchmarks/clustpy_vs_jaxclust.py --data-dir ../shared/data \
+        [--n 10000] [--pretrain-epochs 10] [--cluster-epochs 5] [--methods dec idec dcn]
+
+Same data (the first ``--n`` MNIST images), same network (d-500-500-2000-10, ReLU, MSE),
+batch 256, Adam (pre-training 1e-3, clustering 1e-4: ClustPy's defaults), the same numbers
+of epochs. DEC's target is computed per mini-batch on both sides (ClustPy's way:
+``target="batch"``); IDEC weighs the KL by 0.1 on both sides; DCN's λ is ClustPy's
+``clustering_loss_weight`` default. Each (method, library) runs in its own child process, one
+after another, so neither shares threads with the other; the first epoch of each phase
+(compilation for jaxclust, warm-up for torch) is reported apart and the per-epoch time is the
+mean of the rest. ClustPy's epochs are timed by wrapping the ``tqdm.trange`` its loops iterate
+over — its computation is untouched. Peak memory: the child's maximum resident set size.
+ACC/NMI of both on the same config say we are not faster by doing less.
+
+torchvision: ClustPy imports it at module level for data augmentation, which these runs do
+not use. The torchvision wheel on PyPI is built for a different torch build than the CPU
+torch 2.13.0 on these machines and fails to load its operators, so the child puts a
+placeholder ``torchvision`` module on the path (``--torchvision-stub``, on by default); any
+use of augmentation would fail loudly, not silently.
+
+Writes benchmarks/results/clustpy_vs_jaxclust.json.
+"""
+import argparse
+import json
+import platform
+import resource
+import subprocess
+import sys
+import time
+import types
+from collections import defaultdict
+from pathlib import Path
+
+LR_PRE, LR_CLUSTER, BATCH, LATENT = 1e-3, 1e-4, 256, 10
+
+
+def load(args):
+    from jaxclust import data
+
+    x, y = data.load("mnist", data_dir=args.data_dir)
+    return x[: args.n], y[: args.n]
+
+
+def peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def split_first(times):
+    return {"first_epoch_s": times[0], "epoch_s": sum(times[1:]) / max(len(times) - 1, 1)}
+
+
+def run_jaxclust(method: str, args) -> dict:
+    import jax
+    import jax.numpy as jnp
+
+    from jaxclust import metrics, train
+    from jaxclust.methods import aekm, dcn, dec
+
+    x, y = load(args)
+    xj = jnp.asarray(x)
+    ae = train.AEConfig(epochs=args.pretrain_epochs, batch_size=BATCH, lr=LR_PRE)
+    if method == "dcn":
+        module = dcn
+        cfg = dcn.Config(10, ae, n_init=10, lam=args.dcn_lambda, lr=LR_CLUSTER,
+                         batch_size=BATCH, epochs=args.cluster_epochs)
+    else:
+        module = dec
+        cfg = dec.Config(10, ae, n_init=10, idec=method == "idec", optimizer="adam",
+                         lr=LR_CLUSTER, batch_size=BATCH, target="batch", tol=0.0,
+                         epochs=args.cluster_epochs)
+
+    def timed_epochs(epoch, state, n):
+        times = []
+        for _ in range(n):
+            t0 = time.perf_counter()
+            state, loss = epoch(state, xj, cfg=cfg if epoch is not pre_epoch else cfg.aekm())
+            jax.block_until_ready(loss)
+            times.append(time.perf_counter() - t0)
+        return state, times
+
+    pre_epoch = jax.jit(aekm.train_epoch, static_argnames="cfg")
+    state = aekm.init(jax.random.key(0), xj, cfg.aekm())
+    state, pre_times = timed_epochs(pre_epoch, state, args.pretrain_epochs)
+    state = module.from_pretrained(aekm.cluster(state, xj, cfg.aekm()), xj, cfg)
+    state, cluster_times = timed_epochs(jax.jit(module.train_epoch, static_argnames="cfg"),
+                                        state, args.cluster_epochs)
+    labels = module.predict(state, xj, cfg)
+    return {"pretrain": split_first(pre_times), "cluster": split_first(cluster_times),
+            "metrics": metrics.evaluate(y, labels), "peak_rss_mb": peak_mb(),
+            "version": jax.__version__}
+
+
+class EpochTimer:
+    """Stands in for ``tqdm.trange``: iterates as ClustPy asks and records each epoch's time."""
+
+    def __init__(self, trange):
+        self.trange, self.times = trange, defaultdict(list)
+
+    def __call__(self, n, *a, desc="", **kw):
+        return _TimedBar(self.trange(n, *a, desc=desc, disable=True, **kw), self.times[desc])
+
+
+class _TimedBar:
+    def __init__(self, bar, out):
+        self.bar, self.out = bar, out
+
+    def __iter__(self):
+        t = time.perf_counter()
+        for i in self.bar:
+            yield i
+            now = time.perf_counter()
+            self.out.append(now - t)
+            t = now
+
+    def __getattr__(self, name):
+        return getattr(self.bar, name)
+
+
+def install_torchvision_placeholder() -> None:
+    """Just the names ClustPy imports at module level: ``torchvision.transforms`` and the
+    ``Weights``/``WeightsEnum`` types its ResNet autoencoders (unused here) refer to."""
+    import enum
+
+    names = ("torchvision", "torchvision.transforms", "torchvision.models",
+             "torchvision.models._api")
+    mods = {name: types.ModuleType(name) for name in names}
+    mods["torchvision"].transforms = mods["torchvision.transforms"]
+    mods["torchvision"].models = mods["torchvision.models"]
+    mods["torchvision.models"]._api = mods["torchvision.models._api"]
+    mods["torchvision.models._api"].Weights = type("Weights", (), {})
+    mods["torchvision.models._api"].WeightsEnum = enum.Enum
+    for name, mod in mods.items():
+        mod.__path__ = []  # a package, so submodule imports resolve from sys.modules
+        sys.modules[name] = mod
+
+
+def run_clustpy(method: str, args) -> dict:
+    if args.torchvision_stub:
+        install_torchvision_placeholder()
+    import torch
+    import tqdm
+
+    timer = EpochTimer(tqdm.trange)
+    tqdm.trange = timer
+    from clustpy.deep import DCN, DEC, IDEC
+
+    from jaxclust import metrics
+
+    torch.set_num_threads(args.threads)
+    x, y = load(args)
+    common = dict(n_clusters=10, batch_size=BATCH, pretrain_epochs=args.pretrain_epochs,
+                  clustering_epochs=args.cluster_epochs, embedding_size=LATENT,
+                  pretrain_optimizer_params={"lr": LR_PRE},
+                  clustering_optimizer_params={"lr": LR_CLUSTER}, random_state=0)
+    if method == "dcn":
+        est = DCN(clustering_loss_weight=args.dcn_lambda, **common)
+    else:
+        est = {"dec": DEC, "idec": IDEC}[method](**common)
+    est.fit(x)
+    (pre_desc, pre), (cl_desc, cl) = list(timer.times.items())
+    assert "AE" in pre_desc and len(pre) == args.pretrain_epochs, timer.times.keys()
+    assert len(cl) == args.cluster_epochs, timer.times.keys()
+    return {"pretrain": split_first(pre), "cluster": split_first(cl),
+            "metrics": metrics.evaluate(y, est.labels_), "peak_rss_mb": peak_mb(),
+            "version": torch.__version__}
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--data-dir", default=None)
+    p.add_argument("--n", type=int, default=10000)
+    p.add_argument("--pretrain-epochs", type=int, default=10)
+    p.add_argument("--cluster-epochs", type=int, default=5)
+    p.add_argument("--methods", nargs="+", default=["dec", "idec", "dcn"])
+    p.add_argument("--dcn-lambda", type=float, default=0.05)
+    p.add_argument("--threads", type=int, default=2, help="torch threads (this machine: 2)")
+    p.add_argument("--torchvision-stub", action=argparse.BooleanOptionalAction, default=True)
+    p.add_argument("--child", nargs=2, metavar=("LIBRARY", "METHOD"), help=argparse.SUPPRESS)
+    p.add_argument("--out", default=str(Path(__file__).parent / "results"
+                                        / "clustpy_vs_jaxclust.json"))
+    args = p.parse_args()
+    if args.child:
+        lib, method = args.child
+        result = (run_jaxclust if lib == "jaxclust" else run_clustpy)(method, args)
+        print("RESULT " + json.dumps(result))
+        return
+
+    rows = []
+    for method in args.methods:
+        row = {"method": method}
+        for lib in ("jaxclust", "clustpy"):
+            cmd = [sys.executable, __file__, *sys.argv[1:], "--child", lib, method]
+            out = subprocess.run(cmd, capture_output=True, text=True, check=False)
+            line = [s for s in out.stdout.splitlines() if s.startswith("RESULT ")]
+            if out.returncode or not line:
+                raise RuntimeError(f"{lib} {method} failed:\n{out.stderr[-4000:]}")
+            row[lib] = json.loads(line[0][len("RESULT "):])
+        for phase in ("pretrain", "cluster"):
+            row[f"{phase}_speedup"] = (row["clustpy"][phase]["epoch_s"]
+                                       / row["jaxclust"][phase]["epoch_s"])
+        rows.append(row)
+        print(f"{method}: pre-train epoch {row['jaxclust']['pretrain']['epoch_s']:.2f} s vs "
+              f"{row['clustpy']['pretrain']['epoch_s']:.2f} s ({row['pretrain_speedup']:.2f}×); "
+              f"{method} epoch {row['jaxclust']['cluster']['epoch_s']:.2f} s vs "
+              f"{row['clustpy']['cluster']['epoch_s']:.2f} s ({row['cluster_speedup']:.2f}×); "
+              f"ACC {row['jaxclust']['metrics']['acc']:.3f} vs "
+              f"{row['clustpy']['metrics']['acc']:.3f}", flush=True)
+    record = {"command": " ".join(["python", *sys.argv]), "machine": platform.machine(),
+              "n": args.n, "pretrain_epochs": args.pretrain_epochs,
+              "cluster_epochs": args.cluster_epochs, "rows": rows}
+    Path(args.out).write_text(json.dumps(record, indent=2))
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()

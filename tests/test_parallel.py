@@ -1,0 +1,142 @@
+"""Many seeds in one program: equal to single fits, sharded over 8 devices, resumable."""
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxclust import data, parallel, train
+from jaxclust.methods import aekm, damic, dec, kdae
+
+AE = train.AEConfig(hidden=(32, 32), latent=4, epochs=3, batch_size=64)
+DEC = dec.Config(n_clusters=6, ae=AE, n_init=2, optimizer="adam", lr=1e-3, batch_size=64,
+                 epochs=4, tol=0.0)
+
+
+def _x(n=384):
+    return jnp.asarray(data.load("digits")[0][:n])
+
+
+def _leaves_close(a, b, rtol=1e-3, atol=2e-3):
+    """Equal to float tolerance. Summation order differs between a batched and a single
+    program; Adam divides by sqrt(ν), so on a weight whose gradient is ~0 that rounding
+    noise can move it by up to ``lr`` (1e-3) per step: hence ``atol``."""
+    for u, v in zip(jax.tree.leaves(a), jax.tree.leaves(b)):
+        if jnp.issubdtype(u.dtype, jax.dtypes.prng_key):
+            u, v = jax.random.key_data(u), jax.random.key_data(v)
+        np.testing.assert_allclose(np.asarray(u, np.float64), np.asarray(v, np.float64),
+                                   rtol=rtol, atol=atol)
+
+
+def test_seeds_equal_single_fits():
+    x = _x()
+    res = parallel.fit_seeds(dec, parallel.seed_keys(5, 2), x, DEC)
+    assert res.labels.shape == (2, x.shape[0]) and res.objectives.shape == (2,)
+    assert res.epochs == AE.epochs + DEC.epochs
+    fit = jax.jit(dec.fit, static_argnames="cfg")
+    for i in range(2):
+        single = fit(jax.random.key(5 + i), x, cfg=DEC)
+        np.testing.assert_array_equal(res.labels[i], dec.predict(single, x, DEC))
+        _leaves_close(jax.tree.map(lambda a: a[i], res.states), single)
+        np.testing.assert_allclose(res.objectives[i], dec.objective(single, x, DEC), rtol=1e-4)
+
+
+def test_aekm_runs_through_fit_seeds():
+    x = _x(256)
+    km = parallel.fit_seeds(aekm, parallel.seed_keys(0, 2), x, km_cfg(6))
+    assert km.epochs == AE.epochs and km.states.centroids.shape == (2, 6, AE.latent)
+    single = jax.jit(aekm.fit, static_argnames="cfg")(jax.random.key(1), x, cfg=km_cfg(6))
+    np.testing.assert_array_equal(km.labels[1], aekm.predict(single, x, km_cfg(6)))
+
+
+def km_cfg(k):
+    return aekm.Config(k, AE, 2)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("method", [kdae, damic])
+def test_mixtures_run_through_fit_seeds(method):
+    x = _x(256)
+    member = train.AEConfig(hidden=(16,), latent=3, epochs=2, batch_size=64)
+    extra = {"gate_hidden": (16,), "gate_epochs": 2} if method is damic else {}
+    cfg = method.Config(n_clusters=4, ae=AE, n_init=2, member=member, batch_size=64,
+                        epochs=2, **extra)
+    res = parallel.fit_seeds(method, parallel.seed_keys(0, 2), x, cfg)
+    single = jax.jit(method.fit, static_argnames="cfg")(jax.random.key(1), x, cfg=cfg)
+    np.testing.assert_array_equal(res.labels[1], method.predict(single, x, cfg))
+
+
+class _Stop(Exception):
+    pass
+
+
+@pytest.mark.parametrize("stop_at", [("pre-train", 2), ("joint", 2)])
+def test_resume_after_interrupt_gives_the_same_run(tmp_path, stop_at):
+    x, keys = _x(), parallel.seed_keys(0, 2)
+    full = parallel.fit_seeds(dec, keys, x, DEC)
+
+    def interrupt(phase, epoch, total, losses):
+        if (phase, epoch) == stop_at:
+            raise _Stop
+
+    with pytest.raises(_Stop):
+        parallel.fit_seeds(dec, keys, x, DEC, checkpoints=parallel.Checkpoints(tmp_path, DEC),
+                           checkpoint_every=1, on_epoch=interrupt)
+    ckpt = parallel.Checkpoints(tmp_path, DEC)
+    done = AE.epochs * (stop_at[0] == "joint") + stop_at[1]
+    assert ckpt.latest_step() == done
+    resumed = parallel.fit_seeds(dec, keys, x, DEC, checkpoints=ckpt, resume=True)
+    np.testing.assert_array_equal(resumed.labels, full.labels)
+    _leaves_close(resumed.states, full.states, rtol=0, atol=0)
+
+
+def test_bad_arguments_are_clear(tmp_path):
+    x = _x(64)
+    with pytest.raises(TypeError, match="PRNG keys"):
+        parallel.fit_seeds(dec, jnp.arange(2), x, DEC)
+    with pytest.raises(ValueError, match="needs checkpoints"):
+        parallel.fit_seeds(dec, parallel.seed_keys(0, 2), x, DEC, resume=True)
+    parallel.Checkpoints(tmp_path, DEC)
+    with pytest.raises(ValueError, match="another config"):
+        parallel.Checkpoints(tmp_path, DEC.__class__(n_clusters=3))
+    with pytest.raises(ValueError, match="divisor"):
+        parallel.seed_mesh(data=2, devices=jax.devices()[:1])
+
+
+SHARDED = textwrap.dedent("""
+    import jax, jax.numpy as jnp, numpy as np
+    from tests.test_parallel import DEC, _x, _leaves_close
+    from jaxclust import parallel
+    from jaxclust.methods import dec
+    import pytest
+    assert jax.device_count() == 8, jax.devices()
+    with pytest.raises(ValueError, match="divide evenly"):
+        parallel.fit_seeds(dec, parallel.seed_keys(0, 3), _x(), DEC, mesh=parallel.seed_mesh())
+    x, keys = _x(), parallel.seed_keys(0, 8)
+    sharded = parallel.fit_seeds(dec, keys, x, DEC, mesh=parallel.seed_mesh())
+    assert len(sharded.labels.sharding.device_set) == 8
+    one = parallel.fit_seeds(dec, keys, x, DEC, mesh=parallel.seed_mesh(devices=jax.devices()[:1]))
+    rows = parallel.fit_seeds(dec, keys, x, DEC, mesh=parallel.seed_mesh(data=2))
+    np.testing.assert_array_equal(sharded.labels, one.labels)
+    np.testing.assert_array_equal(rows.labels, one.labels)
+    _leaves_close(sharded.states, one.states)
+    fit = jax.jit(dec.fit, static_argnames="cfg")
+    for i in range(8):
+        single = fit(jax.random.key(i), x, cfg=DEC)
+        np.testing.assert_array_equal(sharded.labels[i], dec.predict(single, x, DEC))
+    print("OK")
+""")
+
+
+def test_eight_seeds_sharded_over_eight_devices_equal_one_device_and_single_fits():
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=8",
+           "JAX_PLATFORMS": "cpu", "PYTHONPATH": str(root)}
+    out = subprocess.run([sys.executable, "-c", SHARDED], env=env, cwd=root,
+                         capture_output=True, text=True, timeout=900)
+    assert out.returncode == 0 and "OK" in out.stdout, out.stderr[-3000:]
