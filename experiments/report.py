@@ -18,6 +18,9 @@ PUBLISHED = {
     ("kmeans", "mnist"): (0.50, 0.37, 0.53), ("aekm", "mnist"): (0.73, 0.69, 0.81),
     ("dec", "mnist"): (0.80, 0.75, 0.84), ("dcn", "mnist"): (0.81, 0.75, 0.83),
     ("idec", "mnist"): (None, None, 0.881),  # Guo et al. 2017 (ACC as quoted in issue #6)
+    # IMSAT paper's table (METHODS.md): IMSAT (VAT), IMSAT (RPT), RIM; ACC only
+    ("imsat", "mnist"): (None, None, 0.984), ("imsat-rpt", "mnist"): (None, None, 0.896),
+    ("rim", "mnist"): (None, None, 0.585),
     ("kdae", "mnist"): (0.86, 0.82, 0.88), ("damic", "mnist"): (0.87, 0.81, 0.89),
     ("kmeans", "fashion_mnist"): (0.51, 0.37, 0.47), ("aekm", "fashion_mnist"): (0.62, 0.46, 0.59),
     ("kdae", "fashion_mnist"): (0.65, 0.48, 0.60), ("kmeans", "usps"): (0.63, 0.55, 0.67),
@@ -46,7 +49,7 @@ def main():
              "|---|---|---|---|---|---|---|---|---|---|"]
     for (method, dataset, variant), recs in sorted(groups.items()):
         m = {key: [r["metrics"][key] for r in recs] for key in ("nmi", "ari", "acc")}
-        paper = PUBLISHED.get((method, dataset))
+        paper = PUBLISHED.get((variant.rsplit("_", 1)[0], dataset), PUBLISHED.get((method, dataset)))
         paper_s = "/".join("–" if v is None else f"{v:.2f}" for v in paper) if paper else ""
         lines.append(
             f"| {method} | {dataset} | {variant} | {','.join(str(r['seed']) for r in recs)} | "

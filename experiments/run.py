@@ -28,7 +28,7 @@ from flax import serialization
 
 import jaxclust
 from jaxclust import data, kmeans, metrics, train
-from jaxclust.methods import aekm, dcn, dec
+from jaxclust.methods import aekm, dcn, dec, imsat, rim
 
 HERE = Path(__file__).resolve().parent
 
@@ -75,6 +75,18 @@ def run_seed(args, x, y, seed: int) -> dict:
     if args.method == "kmeans":
         res = kmeans.kmeans(key, xj, k, n_init=args.n_init)
         labels, cfg, extra = res.labels, {"n_clusters": k, "n_init": args.n_init}, {}
+    elif args.method in ("imsat", "rim"):
+        module = imsat if args.method == "imsat" else rim
+        cfg = module.Config(n_clusters=k, epochs=args.max_epochs,
+                            **({"augment": args.augment} if args.method == "imsat" else {}))
+        epoch = jax.jit(module.train_epoch, static_argnames="cfg")
+        state = jax.jit(module.init, static_argnames="cfg")(key, xj, cfg=cfg)
+        for e in range(cfg.epochs):
+            state, loss = epoch(state, xj, cfg=cfg)
+            if (e + 1) % 5 == 0:
+                log(f"{args.method} seed {seed}: epoch {e + 1} loss {float(loss):.5f}")
+        labels, extra = module.predict(state, xj, cfg), {}
+        cfg = dataclasses.asdict(cfg)
     else:
         ae_cfg = train.AEConfig(epochs=args.ae_epochs, batch_size=args.batch_size, lr=args.lr,
                                 input_dropout=args.input_dropout)
@@ -140,7 +152,8 @@ def _name(args) -> str:
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--method", required=True, choices=["kmeans", "aekm", "dec", "idec", "dcn"])
+    p.add_argument("--method", required=True, choices=["kmeans", "aekm", "dec", "idec", "dcn", "imsat", "rim"])
+    p.add_argument("--augment", default="vat", choices=["vat", "rpt"], help="IMSAT's")
     p.add_argument("--dataset", required=True)
     p.add_argument("--data-dir", default=None)
     p.add_argument("--subset", type=int, default=None)
@@ -154,7 +167,8 @@ def main(argv=None):
     p.add_argument("--update-interval", type=int, default=None)
     p.add_argument("--tol", type=float, default=0.001)
     p.add_argument("--max-epochs", type=int, default=200,
-                   help="DEC/IDEC: target updates at most; DCN: joint epochs")
+                   help="DEC/IDEC: target updates at most; DCN: joint epochs; IMSAT/RIM: "
+                        "epochs (paper: 50)")
     p.add_argument("--lam", type=float, default=dcn.Config.lam, help="DCN's λ")
     p.add_argument("--checkpoint-every", type=int, default=10)
     p.add_argument("--tag", default="", help="suffix of the record names (variants)")
@@ -165,7 +179,8 @@ def main(argv=None):
     Path(args.cache).mkdir(parents=True, exist_ok=True)
     x, y = data.load(args.dataset, data_dir=args.data_dir, subset=args.subset)
     for seed in args.seeds:
-        out = Path(args.results) / f"{args.method}_{_name(args)}{args.tag}_seed{seed}.json"
+        variant = "-rpt" if args.method == "imsat" and args.augment == "rpt" else ""
+        out = Path(args.results) / f"{args.method}{variant}_{_name(args)}{args.tag}_seed{seed}.json"
         if out.exists():
             log(f"skip {out.name}: already done")
             continue

@@ -18,11 +18,11 @@ from tqdm.auto import tqdm
 
 import jaxclust
 from jaxclust import data, kmeans, metrics, parallel
-from jaxclust.methods import aekm, damic, dcn, dec, kdae
+from jaxclust.methods import aekm, damic, dcn, dec, imsat, kdae
 from jaxclust.train import AEConfig
 from jaxclust.validation import check_n_clusters, check_positive_int
 
-METHODS = ("kmeans", "aekm", "dec", "idec", "dcn", "kdae", "damic")
+METHODS = ("kmeans", "aekm", "dec", "idec", "dcn", "kdae", "damic", "imsat", "rim")
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -60,16 +60,20 @@ def _build_parser() -> argparse.ArgumentParser:
                      help="optimizer of the clustering phase (DEC: sgd, momentum 0.9; "
                           "IDEC, DCN: adam)")
     fit.add_argument("--cluster-lr", type=float, default=None,
-                     help="learning rate of the clustering phase (DEC: 0.01; IDEC, DCN: 1e-3; k-DAE, DAMIC: 1e-4, 1e-3 below 5 000 samples)")
+                     help="learning rate of the clustering phase (DEC: 0.01; IDEC, DCN: 1e-3; "
+                          "k-DAE, DAMIC: 1e-4, 1e-3 below 5 000 samples; IMSAT, RIM: 2e-3)")
     fit.add_argument("--update-interval", type=int, default=None,
                      help="DEC/IDEC: mini-batches between target updates (default: one pass)")
     fit.add_argument("--tol", type=float, default=0.001,
                      help="DEC/IDEC: stop when fewer than this fraction of labels change")
     fit.add_argument("--max-epochs", type=int, default=None,
                      help="clustering phase: DEC/IDEC at most this many target updates "
-                          "(default 200); DCN, k-DAE, DAMIC joint epochs (default 50, 40, 40)")
+                          "(default 200); DCN, k-DAE, DAMIC joint epochs (default 50, 40, 40); "
+                          "IMSAT, RIM training epochs (default 50)")
     fit.add_argument("--kdae-loss", choices=("hard", "soft"), default="hard",
                      help="k-DAE: min-reconstruction (hard, eq. 1) or logsumexp (soft, eq. 4)")
+    fit.add_argument("--augment", choices=imsat.AUGMENTS, default="vat",
+                     help="IMSAT: self-augmentation, virtual adversarial (vat) or random (rpt)")
     fit.add_argument("--lam", type=float, default=dcn.Config.lam,
                      help="DCN: weight λ of the k-means term (reconstruction is per-feature MSE)")
     fit.add_argument("--checkpoint-every", type=int, default=0,
@@ -91,6 +95,14 @@ def _ae_config(args, small: bool) -> AEConfig:
 
 def _config(method: str, k: int, args, small: bool):
     """The method's Config from the command line (small data sets get smaller defaults)."""
+    if method in ("imsat", "rim"):
+        module = parallel.METHODS[method]
+        defaults = module.Config()
+        return module.Config(
+            n_clusters=k, hidden=tuple(args.hidden or defaults.hidden),
+            augment=args.augment if method == "imsat" else "none",
+            lr=args.cluster_lr or defaults.lr, batch_size=args.batch_size or defaults.batch_size,
+            epochs=args.max_epochs or defaults.epochs)
     ae = _ae_config(args, small)
     batch = args.batch_size or (64 if small else 256)
     if method == "aekm":
@@ -124,6 +136,8 @@ def _features(method: str, state, x, cfg):
     """What the plot projects: the embedding, or the experts' errors for k-DAE/DAMIC."""
     if method in ("kdae", "damic"):
         return parallel.METHODS[method].errors(state, x, cfg)
+    if method in ("imsat", "rim"):
+        return parallel.METHODS[method].predict_proba(state, x, cfg)
     return parallel.METHODS[method].embed(state, x, cfg)
 
 

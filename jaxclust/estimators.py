@@ -15,7 +15,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.validation import check_is_fitted
 
 from jaxclust import kmeans as km, parallel, train
-from jaxclust.methods import aekm, damic, dcn, dec, kdae
+from jaxclust.methods import aekm, damic, dcn, dec, imsat, kdae, rim
 from jaxclust.validation import check_data, check_n_clusters, check_positive_int
 
 
@@ -345,3 +345,46 @@ class DAMIC(KDAE):
         """Each expert's reconstruction error ``(n, k)``."""
         x = self._check_predict_input(x)
         return np.asarray(damic.errors(self.state_, x, self.config_))
+
+
+class IMSAT(_DeepClusterer):
+    """IMSAT (see ``methods.imsat``): a classifier trained to maximise the information
+    between inputs and clusters, with self-augmented training (``augment`` ``"vat"``,
+    ``"rpt"`` or ``"none"``). ``predict_proba``/``transform`` give ``p(y|x)`` ``(n, k)``.
+    Attributes: ``labels_``, ``objective_`` (``H(Y|X) − μ·H(Y)``)."""
+
+    _method = imsat
+
+    def __init__(self, n_clusters: int = 8, hidden=(1200, 1200), augment: str = "vat",
+                 lam: float = 0.1, mu: float = 4.0, eps_scale: float = 0.25,
+                 n_neighbors: int = 10, xi: float = 10.0, lr: float = 2e-3,
+                 batch_size: int = 250, epochs: int = 50, weight_decay: float = 0.0,
+                 n_seeds: int = 1, random_state=None):
+        _store_params(self, locals())
+
+    def _config(self):
+        for name in ("n_neighbors", "batch_size", "epochs"):
+            check_positive_int(getattr(self, name), name)
+        return self._method.Config(self.n_clusters, tuple(self.hidden), self.augment,
+                                   float(self.lam), float(self.mu), float(self.eps_scale),
+                                   self.n_neighbors, float(self.xi), float(self.lr),
+                                   self.batch_size, self.epochs, float(self.weight_decay))
+
+    def predict_proba(self, x):
+        x = self._check_predict_input(x)
+        return np.asarray(imsat.predict_proba(self.state_, x, self.config_))
+
+    transform = predict_proba
+
+
+class RIM(IMSAT):
+    """RIM (see ``methods.rim``): IMSAT without augmentation, μ = λ = 1, L2 ``weight_decay``."""
+
+    _method = rim
+
+    def __init__(self, n_clusters: int = 8, hidden=(1200, 1200), augment: str = "none",
+                 lam: float = 1.0, mu: float = 1.0, eps_scale: float = 0.25,
+                 n_neighbors: int = 10, xi: float = 10.0, lr: float = 2e-3,
+                 batch_size: int = 250, epochs: int = 50, weight_decay: float = 1e-4,
+                 n_seeds: int = 1, random_state=None):
+        _store_params(self, locals())

@@ -95,3 +95,59 @@ def damic_loss(gate_logits, errors):
     ``½‖x − f_i(x)‖²``).
     """
     return -jax.nn.logsumexp(jax.nn.log_softmax(gate_logits, axis=-1) - errors, axis=-1)
+
+
+def marginal_entropy(logits):
+    """``H(Y)`` of the batch-marginal ``p̄ = mean_i softmax(logits_i)``: a scalar.
+
+    logits: ``(B, k)``. Maximal (``log k``) when the clusters are used evenly.
+    """
+    p_bar = jnp.mean(jax.nn.softmax(logits, axis=-1), axis=0)
+    return -jnp.sum(jax.scipy.special.xlogy(p_bar, p_bar))
+
+
+def conditional_entropy(logits):
+    """``H(Y|X)`` estimated on the batch: the mean entropy of ``softmax(logits_i)``, a scalar.
+
+    logits: ``(B, k)``; computed from ``log_softmax`` (no ``log(0)``).
+    """
+    logp = jax.nn.log_softmax(logits, axis=-1)
+    return -jnp.mean(jnp.sum(jnp.exp(logp) * logp, axis=-1))
+
+
+def rim_loss(logits, mu: float = 1.0):
+    """Minus the weighted mutual information, ``H(Y|X) − μ·H(Y)``: a scalar.
+
+    ``μ = 1`` is RIM's ``−I(X; Y)``; IMSAT's released code weighs the marginal by ``μ = 4``
+    (METHODS.md writes the weight on the other term — see ``methods.imsat``).
+    """
+    return conditional_entropy(logits) - mu * marginal_entropy(logits)
+
+
+def sat_loss(p_clean, logits_aug):
+    """Self-augmented training: ``KL(p(y|x) ‖ p(y|T(x)))`` per sample ``(B,)``, the clean
+    prediction ``p_clean`` ``(B, k)`` held fixed (no gradient flows into it)."""
+    p = jax.lax.stop_gradient(p_clean)
+    logq = jax.nn.log_softmax(logits_aug, axis=-1)
+    return jnp.sum(jax.scipy.special.xlogy(p, p) - p * logq, axis=-1)
+
+
+def _unit_rows(d):
+    return d / (jnp.linalg.norm(d, axis=-1, keepdims=True) + 1e-12)
+
+
+def vat_direction(logits_fn, x, p_clean, key, xi: float = 10.0):
+    """Virtual adversarial direction: one power iteration (Miyato et al.).
+
+    Starting from a random unit direction ``d`` per row, the gradient of
+    ``Σ KL(p_clean ‖ softmax(logits_fn(x + xi·d)))`` w.r.t. ``d``, normalised per row.
+    x: ``(B, d)``; p_clean: ``(B, k)``. Returns unit rows ``(B, d)`` (no gradient).
+    """
+    d = _unit_rows(jax.random.normal(key, x.shape, x.dtype))
+    grad = jax.grad(lambda v: jnp.sum(sat_loss(p_clean, logits_fn(x + xi * v))))(d)
+    return jax.lax.stop_gradient(_unit_rows(grad))
+
+
+def random_direction(key, shape, dtype=jnp.float32):
+    """Random unit rows ``shape = (B, d)`` (RPT's perturbation direction)."""
+    return _unit_rows(jax.random.normal(key, shape, dtype))

@@ -7,7 +7,8 @@
 A run has two phases, each a host loop over one vmapped, jitted epoch: autoencoder
 pre-training (``aekm.train_epoch``, ``cfg.ae.epochs`` times) → k-means → the method's own
 state (``method.from_pretrained``) → its joint epochs (``method.train_epoch``, ``cfg.epochs``
-times, or until every seed's ``done`` flag is set). For AE+KM the second phase is empty.
+times, or until every seed's ``done`` flag is set). For AE+KM the second phase is empty;
+methods without an autoencoder (IMSAT, RIM) have only the second, from ``method.init``.
 Seed i of a run equals a single run with key ``keys[i]``.
 
 With a :func:`seed_mesh`, the seed axis (and optionally the rows of ``x``) is split across
@@ -35,10 +36,10 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-from jaxclust.methods import aekm, damic, dcn, dec, kdae
+from jaxclust.methods import aekm, damic, dcn, dec, imsat, kdae, rim
 
 METHODS: dict[str, ModuleType] = {"aekm": aekm, "dec": dec, "idec": dec, "dcn": dcn,
-                                  "kdae": kdae, "damic": damic}
+                                  "kdae": kdae, "damic": damic, "imsat": imsat, "rim": rim}
 
 
 class SeedsResult(NamedTuple):
@@ -71,10 +72,15 @@ class _Program:
 
     def __init__(self, method: ModuleType, cfg, mesh: Mesh | None):
         self.method, self.cfg, self.mesh = method, cfg, mesh
-        self.pre_cfg = cfg if method is aekm else cfg.aekm()
-        self.init = self._jit(lambda k, x: aekm.init(k, x, self.pre_cfg))
-        self.pre_epoch = self._jit(lambda s, x: aekm.train_epoch(s, x, self.pre_cfg))
-        self.cluster = self._jit(lambda s, x: aekm.cluster(s, x, self.pre_cfg))
+        # methods without an autoencoder (IMSAT, RIM) start from their own init
+        self.pretrains = method is aekm or hasattr(method, "from_pretrained")
+        self.pre_cfg = cfg if method is aekm else cfg.aekm() if self.pretrains else None
+        if not self.pretrains:
+            self.init = self._jit(lambda k, x: method.init(k, x, cfg))
+        else:
+            self.init = self._jit(lambda k, x: aekm.init(k, x, self.pre_cfg))
+            self.pre_epoch = self._jit(lambda s, x: aekm.train_epoch(s, x, self.pre_cfg))
+            self.cluster = self._jit(lambda s, x: aekm.cluster(s, x, self.pre_cfg))
         if method is not aekm:
             self.start = self._jit(lambda s, x: method.from_pretrained(s, x, cfg))
             self.epoch = self._jit(lambda s, x: method.train_epoch(s, x, cfg))
@@ -98,6 +104,8 @@ class _Program:
     def abstract_state(self, keys, x, pretraining: bool):
         """The shapes (and shardings) of the state inside pre-training or the joint phase."""
         def build(k):
+            if not self.pretrains:
+                return self.method.init(k, x, self.cfg)
             s = aekm.init(k, x, self.pre_cfg)
             if pretraining:
                 return s
@@ -198,7 +206,7 @@ def fit_seeds(method: ModuleType, keys: jax.Array, x, cfg, *, mesh: Mesh | None 
                              f"the mesh {dict(mesh.shape)}")
         keys = jax.device_put(keys, program.seeds)
         x = jax.device_put(x, program.rows)
-    n_pre = program.pre_cfg.ae.epochs
+    n_pre = program.pre_cfg.ae.epochs if program.pretrains else 0
     n_total = n_pre + (0 if method is aekm else cfg.epochs)
 
     def save(step, state, boundary=False):
@@ -209,10 +217,12 @@ def fit_seeds(method: ModuleType, keys: jax.Array, x, cfg, *, mesh: Mesh | None 
     step = checkpoints.latest_step() if resume else None
     state = None
     if step is not None:
-        in_pretraining = step < n_pre or method is aekm
+        in_pretraining = program.pretrains and (step < n_pre or method is aekm)
         state = checkpoints.restore(step, program.abstract_state(keys, x, in_pretraining))
     step = step or 0
-    if step < n_pre or method is aekm:
+    if not program.pretrains:
+        state = program.init(keys, x) if state is None else state
+    elif step < n_pre or method is aekm:
         state = program.init(keys, x) if state is None else state
         for epoch in range(step + 1, n_pre + 1):
             state, losses = program.pre_epoch(state, x)

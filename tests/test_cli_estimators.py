@@ -114,7 +114,7 @@ def test_damic_estimator():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("method", ["dec", "idec", "dcn", "kdae", "damic"])
+@pytest.mark.parametrize("method", ["dec", "idec", "dcn", "kdae", "damic", "imsat", "rim"])
 def test_cli_every_deep_method(tmp_path, method):
     out = tmp_path / method
     assert cli.main(["fit", "--method", method, "--dataset", "digits", "--subset", "200",
@@ -155,3 +155,18 @@ def test_cli_seeds_checkpoints_and_resume(tmp_path, capsys):
     assert sorted(p.name for p in (out / "checkpoints").iterdir()) == ["1", "2", "config.json"]
     assert cli.main([*argv, "--resume"]) == 0
     np.testing.assert_array_equal(np.load(out / "labels_all.npy"), first)
+
+
+@pytest.mark.parametrize("cls", ["IMSAT", "RIM"])
+def test_imsat_and_rim_estimators(cls):
+    from jaxclust import estimators
+
+    x, _ = data.load("synthetic", n=200, k=4)
+    est = getattr(estimators, cls)(n_clusters=4, hidden=(16,), epochs=2, batch_size=50,
+                                   n_seeds=2, random_state=0)
+    labels = est.fit_predict(x)
+    proba = est.predict_proba(x)
+    assert proba.shape == (200, 4) and est.labels_all_.shape == (2, 200)
+    np.testing.assert_allclose(proba.sum(1), 1.0, rtol=1e-5)
+    np.testing.assert_array_equal(proba.argmax(1), labels)
+    assert est.get_params()["augment"] == ("vat" if cls == "IMSAT" else "none")

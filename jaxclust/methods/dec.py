@@ -34,6 +34,7 @@ class Config:
     ``optimizer``: ``"sgd"`` (momentum 0.9, the paper's) or ``"adam"`` (IDEC's).
     ``update_interval``: mini-batches between target updates (None: one pass).
     ``epochs``: at most this many target updates (a run stops earlier at ``tol``).
+    ``target="batch"`` with ``tol=0`` makes no pass over all the data at all (no stop test).
     """
 
     n_clusters: int = 10
@@ -148,7 +149,8 @@ def train_epoch(state: State, x: jax.Array, cfg: Config):
     unchanged. Returns the state and the mean loss."""
     freeze = lambda done, old, new: jax.tree.map(  # noqa: E731
         lambda a, b: jnp.where(done, a, b), old, new)
-    state = freeze(state.done, state, update_target(state, x, cfg))
+    if cfg.target == "full" or cfg.tol > 0:
+        state = freeze(state.done, state, update_target(state, x, cfg))
     key, sub = jax.random.split(state.key)
     idx = train.batch_indices(sub, x.shape[0], cfg.batch_size, cfg.update_interval)
     step = lambda s, i: train_step(s, (x[i], s.p[i]), cfg)  # noqa: E731
