@@ -28,7 +28,7 @@ from flax import serialization
 
 import jaxclust
 from jaxclust import data, kmeans, metrics, train
-from jaxclust.methods import aekm, dcn, dec, imsat, rim
+from jaxclust.methods import aekm, dac, dcn, dec, imsat, rim
 
 HERE = Path(__file__).resolve().parent
 
@@ -75,9 +75,9 @@ def run_seed(args, x, y, seed: int) -> dict:
     if args.method == "kmeans":
         res = kmeans.kmeans(key, xj, k, n_init=args.n_init)
         labels, cfg, extra = res.labels, {"n_clusters": k, "n_init": args.n_init}, {}
-    elif args.method in ("imsat", "rim"):
-        module = imsat if args.method == "imsat" else rim
-        cfg = module.Config(n_clusters=k, epochs=args.max_epochs,
+    elif args.method in ("imsat", "rim", "dac"):
+        module = {"imsat": imsat, "rim": rim, "dac": dac}[args.method]
+        cfg = module.Config(n_clusters=k, epochs=args.max_epochs or module.Config.epochs,
                             **({"augment": args.augment} if args.method == "imsat" else {}))
         epoch = jax.jit(module.train_epoch, static_argnames="cfg")
         state = jax.jit(module.init, static_argnames="cfg")(key, xj, cfg=cfg)
@@ -85,6 +85,8 @@ def run_seed(args, x, y, seed: int) -> dict:
             state, loss = epoch(state, xj, cfg=cfg)
             if (e + 1) % 5 == 0:
                 log(f"{args.method} seed {seed}: epoch {e + 1} loss {float(loss):.5f}")
+            if bool(getattr(state, "done", False)):
+                break
         labels, extra = module.predict(state, xj, cfg), {}
         cfg = dataclasses.asdict(cfg)
     else:
@@ -102,7 +104,7 @@ def run_seed(args, x, y, seed: int) -> dict:
         elif args.method == "dcn":
             cfg = dcn.Config(k, ae_cfg, args.n_init, lam=args.lam,
                              lr=args.cluster_lr or dcn.Config.lr, batch_size=args.batch_size,
-                             epochs=args.max_epochs)
+                             epochs=args.max_epochs or dcn.Config.epochs)
             state = dcn.from_pretrained(pre, xj, cfg)
             epoch = jax.jit(dcn.train_epoch, static_argnames="cfg")
             for e in range(cfg.epochs):
@@ -116,7 +118,7 @@ def run_seed(args, x, y, seed: int) -> dict:
                              optimizer="adam" if idec else "sgd",
                              lr=args.cluster_lr or (1e-3 if idec else 0.01),
                              batch_size=args.batch_size, update_interval=args.update_interval,
-                             tol=args.tol, epochs=args.max_epochs)
+                             tol=args.tol, epochs=args.max_epochs or dec.Config.epochs)
             state = dec.from_pretrained(pre, xj, cfg)
             epoch = jax.jit(dec.train_epoch, static_argnames="cfg")
             n_epochs = 0
@@ -152,7 +154,8 @@ def _name(args) -> str:
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--method", required=True, choices=["kmeans", "aekm", "dec", "idec", "dcn", "imsat", "rim"])
+    p.add_argument("--method", required=True, choices=["kmeans", "aekm", "dec", "idec", "dcn", "imsat", "rim",
+                                                      "dac"])
     p.add_argument("--augment", default="vat", choices=["vat", "rpt"], help="IMSAT's")
     p.add_argument("--dataset", required=True)
     p.add_argument("--data-dir", default=None)
@@ -166,9 +169,9 @@ def main(argv=None):
     p.add_argument("--cluster-lr", type=float, default=None)
     p.add_argument("--update-interval", type=int, default=None)
     p.add_argument("--tol", type=float, default=0.001)
-    p.add_argument("--max-epochs", type=int, default=200,
-                   help="DEC/IDEC: target updates at most; DCN: joint epochs; IMSAT/RIM: "
-                        "epochs (paper: 50)")
+    p.add_argument("--max-epochs", type=int, default=None,
+                   help="DEC/IDEC: target updates at most; DCN: joint epochs; IMSAT/RIM/DAC: "
+                        "epochs (default: each Config's)")
     p.add_argument("--lam", type=float, default=dcn.Config.lam, help="DCN's λ")
     p.add_argument("--checkpoint-every", type=int, default=10)
     p.add_argument("--tag", default="", help="suffix of the record names (variants)")

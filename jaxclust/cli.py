@@ -18,11 +18,11 @@ from tqdm.auto import tqdm
 
 import jaxclust
 from jaxclust import data, kmeans, metrics, parallel
-from jaxclust.methods import aekm, damic, dcn, dec, imsat, kdae
+from jaxclust.methods import aekm, dac, damic, dcn, dec, imsat, kdae
 from jaxclust.train import AEConfig
 from jaxclust.validation import check_n_clusters, check_positive_int
 
-METHODS = ("kmeans", "aekm", "dec", "idec", "dcn", "kdae", "damic", "imsat", "rim")
+METHODS = ("kmeans", "aekm", "dec", "idec", "dcn", "kdae", "damic", "imsat", "rim", "dac")
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -69,7 +69,7 @@ def _build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--max-epochs", type=int, default=None,
                      help="clustering phase: DEC/IDEC at most this many target updates "
                           "(default 200); DCN, k-DAE, DAMIC joint epochs (default 50, 40, 40); "
-                          "IMSAT, RIM training epochs (default 50)")
+                          "IMSAT, RIM, DAC training epochs (default 50, 50, 60)")
     fit.add_argument("--kdae-loss", choices=("hard", "soft"), default="hard",
                      help="k-DAE: min-reconstruction (hard, eq. 1) or logsumexp (soft, eq. 4)")
     fit.add_argument("--augment", choices=imsat.AUGMENTS, default="vat",
@@ -95,6 +95,11 @@ def _ae_config(args, small: bool) -> AEConfig:
 
 def _config(method: str, k: int, args, small: bool):
     """The method's Config from the command line (small data sets get smaller defaults)."""
+    if method == "dac":
+        return dac.Config(n_clusters=k, hidden=tuple(args.hidden or dac.Config.hidden),
+                          lr=args.cluster_lr or dac.Config.lr,
+                          batch_size=args.batch_size or dac.Config.batch_size,
+                          epochs=args.max_epochs or dac.Config.epochs)
     if method in ("imsat", "rim"):
         module = parallel.METHODS[method]
         defaults = module.Config()
@@ -136,7 +141,7 @@ def _features(method: str, state, x, cfg):
     """What the plot projects: the embedding, or the experts' errors for k-DAE/DAMIC."""
     if method in ("kdae", "damic"):
         return parallel.METHODS[method].errors(state, x, cfg)
-    if method in ("imsat", "rim"):
+    if method in ("imsat", "rim", "dac"):
         return parallel.METHODS[method].predict_proba(state, x, cfg)
     return parallel.METHODS[method].embed(state, x, cfg)
 

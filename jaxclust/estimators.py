@@ -15,7 +15,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.validation import check_is_fitted
 
 from jaxclust import kmeans as km, parallel, train
-from jaxclust.methods import aekm, damic, dcn, dec, imsat, kdae, rim
+from jaxclust.methods import aekm, dac, damic, dcn, dec, imsat, kdae, rim
 from jaxclust.validation import check_data, check_n_clusters, check_positive_int
 
 
@@ -388,3 +388,34 @@ class RIM(IMSAT):
                  batch_size: int = 250, epochs: int = 50, weight_decay: float = 1e-4,
                  n_seeds: int = 1, random_state=None):
         _store_params(self, locals())
+
+
+class DAC(_DeepClusterer):
+    """DAC (see ``methods.dac``): pairwise "same cluster?" training on self-made labels
+    with thresholds that tighten every epoch (MLP network). ``predict_proba``/``transform``
+    give the softmax outputs ``(n, k)``. Attributes: ``labels_``, ``objective_``, ``n_iter_``
+    (epochs run)."""
+
+    _method = dac
+
+    def __init__(self, n_clusters: int = 8, hidden=(1200, 1200), upper0: float = 0.95,
+                 lower0: float = 0.455, lam_step: float = 0.009, lam_ratio: float = 0.1,
+                 lr: float = 1e-3, batch_size: int = 256, epochs: int = 60,
+                 n_seeds: int = 1, random_state=None):
+        _store_params(self, locals())
+
+    def _config(self) -> dac.Config:
+        for name in ("batch_size", "epochs"):
+            check_positive_int(getattr(self, name), name)
+        return dac.Config(self.n_clusters, tuple(self.hidden), float(self.upper0),
+                          float(self.lower0), float(self.lam_step), float(self.lam_ratio),
+                          float(self.lr), self.batch_size, self.epochs)
+
+    def _store_method_attributes(self, res):
+        self.n_iter_ = res.epochs
+
+    def predict_proba(self, x):
+        x = self._check_predict_input(x)
+        return np.asarray(dac.predict_proba(self.state_, x, self.config_))
+
+    transform = predict_proba

@@ -151,3 +151,21 @@ def vat_direction(logits_fn, x, p_clean, key, xi: float = 10.0):
 def random_direction(key, shape, dtype=jnp.float32):
     """Random unit rows ``shape = (B, d)`` (RPT's perturbation direction)."""
     return _unit_rows(jax.random.normal(key, shape, dtype))
+
+
+def dac_loss(features, upper, lower):
+    """DAC's pairwise loss on a batch: a scalar.
+
+    features: ``(B, k)`` unit rows (L2-normalised softmax outputs); the similarity of a pair
+    is their dot product ``g_ij`` in [0, 1]. Pairs with ``g ≥ upper`` are labelled "same"
+    (r = 1), pairs with ``g < lower`` "different" (r = 0), the rest are left out; the loss is
+    the mean binary cross-entropy ``−r log g − (1 − r) log(1 − g)`` over the selected pairs
+    (labels from the current similarities, held fixed; ``g`` clipped away from 0 and 1).
+    """
+    sim = features @ features.T
+    fixed = jax.lax.stop_gradient(sim)
+    same = fixed >= upper
+    selected = same | (fixed < lower)
+    g = jnp.clip(sim, _BCE_EPS, 1.0 - _BCE_EPS)
+    bce = -jnp.where(same, jnp.log(g), jnp.log1p(-g))
+    return jnp.sum(jnp.where(selected, bce, 0.0)) / jnp.maximum(jnp.sum(selected), 1)

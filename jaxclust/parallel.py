@@ -8,7 +8,7 @@ A run has two phases, each a host loop over one vmapped, jitted epoch: autoencod
 pre-training (``aekm.train_epoch``, ``cfg.ae.epochs`` times) → k-means → the method's own
 state (``method.from_pretrained``) → its joint epochs (``method.train_epoch``, ``cfg.epochs``
 times, or until every seed's ``done`` flag is set). For AE+KM the second phase is empty;
-methods without an autoencoder (IMSAT, RIM) have only the second, from ``method.init``.
+methods without an autoencoder (IMSAT, RIM, DAC) have only the second, from ``method.init``.
 Seed i of a run equals a single run with key ``keys[i]``.
 
 With a :func:`seed_mesh`, the seed axis (and optionally the rows of ``x``) is split across
@@ -36,10 +36,10 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-from jaxclust.methods import aekm, damic, dcn, dec, imsat, kdae, rim
+from jaxclust.methods import aekm, dac, damic, dcn, dec, imsat, kdae, rim
 
 METHODS: dict[str, ModuleType] = {"aekm": aekm, "dec": dec, "idec": dec, "dcn": dcn,
-                                  "kdae": kdae, "damic": damic, "imsat": imsat, "rim": rim}
+                                  "kdae": kdae, "damic": damic, "imsat": imsat, "rim": rim, "dac": dac}
 
 
 class SeedsResult(NamedTuple):
@@ -72,7 +72,7 @@ class _Program:
 
     def __init__(self, method: ModuleType, cfg, mesh: Mesh | None):
         self.method, self.cfg, self.mesh = method, cfg, mesh
-        # methods without an autoencoder (IMSAT, RIM) start from their own init
+        # methods without an autoencoder (IMSAT, RIM, DAC) start from their own init
         self.pretrains = method is aekm or hasattr(method, "from_pretrained")
         self.pre_cfg = cfg if method is aekm else cfg.aekm() if self.pretrains else None
         if not self.pretrains:

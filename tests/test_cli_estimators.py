@@ -114,7 +114,8 @@ def test_damic_estimator():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("method", ["dec", "idec", "dcn", "kdae", "damic", "imsat", "rim"])
+@pytest.mark.parametrize("method", ["dec", "idec", "dcn", "kdae", "damic", "imsat", "rim",
+                                    "dac"])
 def test_cli_every_deep_method(tmp_path, method):
     out = tmp_path / method
     assert cli.main(["fit", "--method", method, "--dataset", "digits", "--subset", "200",
@@ -170,3 +171,13 @@ def test_imsat_and_rim_estimators(cls):
     np.testing.assert_allclose(proba.sum(1), 1.0, rtol=1e-5)
     np.testing.assert_array_equal(proba.argmax(1), labels)
     assert est.get_params()["augment"] == ("vat" if cls == "IMSAT" else "none")
+
+
+def test_dac_estimator():
+    from jaxclust.estimators import DAC
+
+    x, _ = data.load("synthetic", n=200, k=4)
+    est = DAC(n_clusters=4, hidden=(16,), batch_size=50, epochs=2, random_state=0).fit(x)
+    proba = est.predict_proba(x)
+    assert proba.shape == (200, 4) and est.n_iter_ == 2
+    np.testing.assert_array_equal(proba.argmax(1), est.labels_)
