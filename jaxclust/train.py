@@ -94,6 +94,20 @@ def ae_init(key: jax.Array, x: jax.Array, cfg: AEConfig) -> TrainState:
     return TrainState(variables, opt_state, jnp.zeros((), jnp.int32), k_state)
 
 
+def apply_gradients(state, loss_fn: Callable, tx: optax.GradientTransformation):
+    """One optimiser step on ``state.variables["params"]``.
+
+    ``state``: any NamedTuple with ``variables`` (flax), ``opt_state`` and ``step``;
+    ``loss_fn(params) -> (loss, variables)`` (the variables carry updated BatchNorm
+    statistics). Returns the state with new params, optimiser state, step + 1, and the loss.
+    """
+    (loss, variables), grads = jax.value_and_grad(loss_fn, has_aux=True)(
+        state.variables["params"])
+    updates, opt_state = tx.update(grads, state.opt_state, variables["params"])
+    variables = {**variables, "params": optax.apply_updates(variables["params"], updates)}
+    return state._replace(variables=variables, opt_state=opt_state, step=state.step + 1), loss
+
+
 def ae_train_step(cfg: AEConfig, n_features: int, state: TrainState, batch: jax.Array):
     """One Adam step on the mean reconstruction error of ``batch`` ``(B, d)``."""
     module = cfg.module(n_features)
@@ -108,11 +122,7 @@ def ae_train_step(cfg: AEConfig, n_features: int, state: TrainState, batch: jax.
                                              inputs, train=True)
         return jnp.mean(reconstruction_error(batch, x_hat, cfg.loss)), variables
 
-    (loss, variables), grads = jax.value_and_grad(loss_fn, has_aux=True)(
-        state.variables["params"])
-    updates, opt_state = optax.adam(cfg.lr).update(grads, state.opt_state)
-    variables = {**variables, "params": optax.apply_updates(variables["params"], updates)}
-    return TrainState(variables, opt_state, state.step + 1, state.key), loss
+    return apply_gradients(state, loss_fn, optax.adam(cfg.lr))
 
 
 def ae_epoch(state: TrainState, x: jax.Array, cfg: AEConfig):
@@ -186,14 +196,12 @@ def train_classifier(key: jax.Array, x: jax.Array, labels: jax.Array, module,
         xb, yb = batch
 
         def loss_fn(params):
-            logits = module.apply({**state.variables, "params": params}, xb)
-            return jnp.mean(optax.softmax_cross_entropy_with_integer_labels(logits, yb))
+            variables = {**state.variables, "params": params}
+            logits = module.apply(variables, xb)
+            return (jnp.mean(optax.softmax_cross_entropy_with_integer_labels(logits, yb)),
+                    variables)
 
-        loss, grads = jax.value_and_grad(loss_fn)(state.variables["params"])
-        updates, opt_state = tx.update(grads, state.opt_state)
-        variables = {**state.variables,
-                     "params": optax.apply_updates(state.variables["params"], updates)}
-        return TrainState(variables, opt_state, state.step + 1, state.key), loss
+        return apply_gradients(state, loss_fn, tx)
 
     state, _ = jax.lax.scan(lambda s, _: run_epoch(step, s, (x, labels), batch_size), state,
                             None, length=epochs)

@@ -91,14 +91,11 @@ def train_step(state: State, batch: jax.Array, cfg: Config):
         loss = dcn_loss(batch, x_hat, z, state.centroids, labels, cfg.lam, cfg.ae.loss)
         return jnp.mean(loss), variables
 
-    (loss, variables), grads = jax.value_and_grad(loss_fn, has_aux=True)(
-        state.variables["params"])
-    updates, opt_state = cfg.tx().update(grads, state.opt_state, variables["params"])
-    variables = {**variables, "params": optax.apply_updates(variables["params"], updates)}
-    z = nets.embed(module, variables, batch)
+    state, loss = train.apply_gradients(state, loss_fn, cfg.tx())
+    z = nets.embed(module, state.variables, batch)
     new_labels = kmeans.assign(z, state.centroids)[0]
     centroids, counts = kmeans.online_update(state.centroids, state.counts, z, new_labels)
-    return State(variables, opt_state, centroids, counts, state.step + 1, state.key), loss
+    return state._replace(centroids=centroids, counts=counts), loss
 
 
 def train_epoch(state: State, x: jax.Array, cfg: Config):

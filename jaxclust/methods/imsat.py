@@ -124,11 +124,7 @@ def train_step(state: State, batch, cfg: Config):
             loss = loss + jnp.mean(sat_loss(p_clean, logits_of(x_b + eps_b[:, None] * d)))
         return loss, new_vars
 
-    (loss, variables), grads = jax.value_and_grad(loss_fn, has_aux=True)(
-        state.variables["params"])
-    updates, opt_state = cfg.tx().update(grads, state.opt_state, variables["params"])
-    variables = {**variables, "params": optax.apply_updates(variables["params"], updates)}
-    return state._replace(variables=variables, opt_state=opt_state, step=state.step + 1), loss
+    return train.apply_gradients(state, loss_fn, cfg.tx())
 
 
 def train_epoch(state: State, x: jax.Array, cfg: Config):

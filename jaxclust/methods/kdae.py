@@ -98,11 +98,7 @@ def train_step(state: State, batch: jax.Array, cfg: Config):
         errors = reconstruction_error(batch, x_hat, cfg.error)  # (B, k)
         return jnp.mean(_loss_per_sample(errors, cfg)), variables
 
-    (loss, variables), grads = jax.value_and_grad(loss_fn, has_aux=True)(
-        state.variables["params"])
-    updates, opt_state = optax.adam(cfg.lr).update(grads, state.opt_state)
-    variables = {**variables, "params": optax.apply_updates(variables["params"], updates)}
-    return state._replace(variables=variables, opt_state=opt_state, step=state.step + 1), loss
+    return train.apply_gradients(state, loss_fn, optax.adam(cfg.lr))
 
 
 def train_epoch(state: State, x: jax.Array, cfg: Config):
