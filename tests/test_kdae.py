@@ -117,6 +117,7 @@ def test_errors_in_chunks_equal_errors_at_once():
     np.testing.assert_allclose(kdae.errors(state, x, CFG), full, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.slow
 def test_vmap_over_seeds_equals_separate_runs():
     """Per-cluster pre-training and a joint epoch, vmapped over seeds (the AE+KM start is
     vmapped in test_nets_train)."""

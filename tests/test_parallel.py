@@ -46,6 +46,7 @@ def test_seeds_equal_single_fits():
         np.testing.assert_allclose(res.objectives[i], dec.objective(single, x, DEC), rtol=1e-4)
 
 
+@pytest.mark.slow
 def test_aekm_runs_through_fit_seeds():
     x = _x(256)
     km = parallel.fit_seeds(aekm, parallel.seed_keys(0, 2), x, km_cfg(6))
