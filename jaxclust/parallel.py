@@ -70,8 +70,8 @@ def seed_mesh(data: int = 1, devices=None) -> Mesh:
 class _Program:
     """The jitted, vmapped pieces of a run, placed on ``mesh`` when one is given."""
 
-    def __init__(self, method: ModuleType, cfg, mesh: Mesh | None):
-        self.method, self.cfg, self.mesh = method, cfg, mesh
+    def __init__(self, method: ModuleType, cfg, mesh: Mesh | None, single: bool):
+        self.method, self.cfg, self.mesh, self.single = method, cfg, mesh, single
         # methods without an autoencoder (IMSAT, RIM, DAC) start from their own init
         self.pretrains = method is aekm or hasattr(method, "from_pretrained")
         self.pre_cfg = cfg if method is aekm else cfg.aekm() if self.pretrains else None
@@ -88,7 +88,11 @@ class _Program:
         self.objective = self._jit(lambda s, x: method.objective(s, x, cfg))
 
     def _jit(self, fn: Callable) -> Callable:
-        vmapped = jax.vmap(fn, in_axes=(0, None))
+        if self.single:  # one seed: the plain program (no batching), on a leading axis of 1
+            def vmapped(s, x):
+                return jax.tree.map(lambda a: a[None], fn(jax.tree.map(lambda a: a[0], s), x))
+        else:
+            vmapped = jax.vmap(fn, in_axes=(0, None))
         if self.mesh is None:
             return jax.jit(vmapped)
         return jax.jit(vmapped, in_shardings=(self.seeds, self.rows), out_shardings=self.seeds)
@@ -120,9 +124,9 @@ class _Program:
 
 
 @functools.lru_cache(maxsize=8)
-def _program(method: ModuleType, cfg, mesh: Mesh | None) -> _Program:
-    """Compiled once per (method, config, mesh) in a process."""
-    return _Program(method, cfg, mesh)
+def _program(method: ModuleType, cfg, mesh: Mesh | None, single: bool) -> _Program:
+    """Compiled once per (method, config, mesh, one seed or many) in a process."""
+    return _Program(method, cfg, mesh, single)
 
 
 class Checkpoints:
@@ -199,7 +203,7 @@ def fit_seeds(method: ModuleType, keys: jax.Array, x, cfg, *, mesh: Mesh | None 
     if resume and checkpoints is None:
         raise ValueError("resume=True needs checkpoints")
     x = jnp.asarray(x)
-    program = _program(method, cfg, mesh)
+    program = _program(method, cfg, mesh, n_seeds == 1)
     if mesh is not None:
         if n_seeds % mesh.shape["seed"] or x.shape[0] % mesh.shape["data"]:
             raise ValueError(f"{n_seeds} seeds and {x.shape[0]} rows must divide evenly over "
