@@ -18,7 +18,7 @@ from tqdm.auto import tqdm
 
 import jaxclust
 from jaxclust import data, kmeans, metrics, parallel
-from jaxclust.methods import aekm, dac, damic, dcn, dec, imsat, kdae
+from jaxclust.methods import aekm, damic, dcn, dec, imsat, kdae
 from jaxclust.train import AEConfig
 from jaxclust.validation import check_n_clusters, check_positive_int
 
@@ -95,19 +95,13 @@ def _ae_config(args, small: bool) -> AEConfig:
 
 def _config(method: str, k: int, args, small: bool):
     """The method's Config from the command line (small data sets get smaller defaults)."""
-    if method == "dac":
-        return dac.Config(n_clusters=k, hidden=tuple(args.hidden or dac.Config.hidden),
-                          lr=args.cluster_lr or dac.Config.lr,
-                          batch_size=args.batch_size or dac.Config.batch_size,
-                          epochs=args.max_epochs or dac.Config.epochs)
-    if method in ("imsat", "rim"):
+    if method in ("imsat", "rim", "dac"):  # classifiers without an autoencoder
         module = parallel.METHODS[method]
-        defaults = module.Config()
-        return module.Config(
-            n_clusters=k, hidden=tuple(args.hidden or defaults.hidden),
-            augment=args.augment if method == "imsat" else "none",
-            lr=args.cluster_lr or defaults.lr, batch_size=args.batch_size or defaults.batch_size,
-            epochs=args.max_epochs or defaults.epochs)
+        extra = {"augment": args.augment} if method == "imsat" else {}
+        return module.Config(n_clusters=k, hidden=tuple(args.hidden or module.Config.hidden),
+                             lr=args.cluster_lr or module.Config.lr,
+                             batch_size=args.batch_size or module.Config.batch_size,
+                             epochs=args.max_epochs or module.Config.epochs, **extra)
     ae = _ae_config(args, small)
     batch = args.batch_size or (64 if small else 256)
     if method == "aekm":
