@@ -17,73 +17,104 @@ import numpy as np
 from tqdm.auto import tqdm
 
 import jaxclust
-from jaxclust import data, kmeans, metrics, parallel
+from jaxclust import data, kmeans, metrics, nets, parallel, plots, select
 from jaxclust.methods import aekm, damic, dcn, dec, imsat, kdae
 from jaxclust.train import AEConfig
 from jaxclust.validation import check_n_clusters, check_positive_int
 
 METHODS = ("kmeans", "aekm", "dec", "idec", "dcn", "kdae", "damic", "imsat", "rim", "dac")
+SELECT_K_METHODS = ("dec", "idec", "dcn", "kdae", "damic")
 
 
 def _build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="jaxclust", description=jaxclust.__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    fit = sub.add_parser("fit", help="fit a clustering method on a data set",
+    common = _common_options()
+    fit = sub.add_parser("fit", parents=[common], help="fit a clustering method on a data set",
                          description="Fit a clustering method, print NMI/ARI/ACC when labels "
                                      "exist, and write labels.npy, metrics.json and "
-                                     "embedding.png to --out.")
+                                     "embedding.png (k-DAE/DAMIC: also experts.png) to --out.")
     fit.add_argument("--method", choices=METHODS, default="aekm", help="clustering method")
-    fit.add_argument("--dataset", default="digits",
-                     help=f"one of {', '.join(data.NAMES)}, or a path to a .npy/.npz/.csv file")
-    fit.add_argument("--data-dir", default=None,
-                     help="folder with the raw data files (default: $JAXCLUST_DATA)")
-    fit.add_argument("--label-column", default=None, help="label column of a .csv file")
-    fit.add_argument("--subset", type=int, default=None, help="use this many random samples")
     fit.add_argument("--n-clusters", type=int, default=None,
                      help="number of clusters (default: the number of classes in the labels)")
-    fit.add_argument("--seed", type=int, default=0, help="PRNG seed (the first of --seeds)")
-    fit.add_argument("--seeds", type=int, default=1,
-                     help="train this many seeds (--seed, --seed+1, …) in one program; keep "
-                          "the best by the method's own objective, report mean ± std")
-    fit.add_argument("--hidden", type=int, nargs="+", default=None,
-                     help="encoder hidden sizes; the decoder mirrors them (default: "
-                          "500 500 2000, the papers'; 256 256 512 below 5 000 samples)")
-    fit.add_argument("--epochs", type=int, default=None,
-                     help="autoencoder pre-training epochs (default: 50; 100 below 5 000 samples)")
-    fit.add_argument("--batch-size", type=int, default=None,
-                     help="mini-batch size (default: 256; 64 below 5 000 samples)")
-    fit.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate")
-    fit.add_argument("--input-dropout", type=float, default=0.0,
-                     help="denoising pre-training: input dropout rate (DEC: 0.2)")
-    fit.add_argument("--n-init", type=int, default=20, help="k-means restarts")
-    fit.add_argument("--cluster-optimizer", choices=("sgd", "adam"), default=None,
-                     help="optimizer of the clustering phase (DEC: sgd, momentum 0.9; "
-                          "IDEC, DCN: adam)")
-    fit.add_argument("--cluster-lr", type=float, default=None,
-                     help="learning rate of the clustering phase (DEC: 0.01; IDEC, DCN: 1e-3; "
-                          "k-DAE, DAMIC: 1e-4, 1e-3 below 5 000 samples; IMSAT, RIM: 2e-3)")
-    fit.add_argument("--update-interval", type=int, default=None,
-                     help="DEC/IDEC: mini-batches between target updates (default: one pass)")
-    fit.add_argument("--tol", type=float, default=0.001,
-                     help="DEC/IDEC: stop when fewer than this fraction of labels change")
-    fit.add_argument("--max-epochs", type=int, default=None,
-                     help="clustering phase: DEC/IDEC at most this many target updates "
-                          "(default 200); DCN, k-DAE, DAMIC joint epochs (default 50, 40, 40); "
-                          "IMSAT, RIM, DAC training epochs (default 50, 50, 60)")
-    fit.add_argument("--kdae-loss", choices=("hard", "soft"), default="hard",
-                     help="k-DAE: min-reconstruction (hard, eq. 1) or logsumexp (soft, eq. 4)")
-    fit.add_argument("--augment", choices=imsat.AUGMENTS, default="vat",
-                     help="IMSAT: self-augmentation, virtual adversarial (vat) or random (rpt)")
-    fit.add_argument("--lam", type=float, default=dcn.Config.lam,
-                     help="DCN: weight λ of the k-means term (reconstruction is per-feature MSE)")
     fit.add_argument("--checkpoint-every", type=int, default=0,
                      help="save a checkpoint in OUT/checkpoints every this many epochs")
     fit.add_argument("--resume", action="store_true",
                      help="continue from the latest checkpoint in OUT/checkpoints")
-    fit.add_argument("--out", default=None, help="output folder (default: runs/<method>-<dataset>)")
-    fit.add_argument("--no-progress", action="store_true", help="no progress bars")
-    fit.add_argument("--no-plot", action="store_true", help="skip embedding.png")
+    fit.add_argument("--no-plot", action="store_true", help="skip the figures")
+    fit.add_argument("--expert-index", type=int, default=0,
+                     help="k-DAE/DAMIC: the point whose reconstruction by every expert "
+                          "experts.png shows")
+    select = sub.add_parser(
+        "select-k", parents=[common], help="choose the number of clusters without labels",
+        description="Fit the method for every k on a training split (one shared pre-trained "
+                    "autoencoder per seed), report DEC's G = L_train / L_validation, the "
+                    "held-out silhouette and, with labels, NMI; suggest k; write "
+                    "select_k.json and select_k.png to --out.")
+    select.add_argument("--method", choices=SELECT_K_METHODS, default="dec")
+    select.add_argument("--k", default="5:15", help="the k to try: 'lo:hi' (inclusive) or "
+                                                    "a comma-separated list")
+    select.add_argument("--val-fraction", type=float, default=0.2,
+                        help="share of the points held out for L_validation")
+    select.add_argument("--criterion", choices=("g", "silhouette"), default="g",
+                        help="suggest the k before G's sharpest drop (DEC's), or the k of "
+                             "the highest held-out silhouette")
     return parser
+
+
+def _common_options() -> argparse.ArgumentParser:
+    """Data, seeds, networks and training: the options ``fit`` and ``select-k`` share."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--dataset", default="digits",
+                        help=f"one of {', '.join(data.NAMES)}, or a path to a .npy/.npz/.csv file")
+    common.add_argument("--data-dir", default=None,
+                        help="folder with the raw data files (default: $JAXCLUST_DATA)")
+    common.add_argument("--label-column", default=None, help="label column of a .csv file")
+    common.add_argument("--subset", type=int, default=None, help="use this many random samples")
+    common.add_argument("--seed", type=int, default=0, help="PRNG seed (the first of --seeds)")
+    common.add_argument("--seeds", type=int, default=1,
+                        help="train this many seeds (--seed, --seed+1, …) in one program; "
+                             "fit keeps the best by the method's own objective and reports "
+                             "mean ± std")
+    common.add_argument("--hidden", type=int, nargs="+", default=None,
+                        help="encoder hidden sizes; the decoder mirrors them (default: "
+                             "500 500 2000, the papers'; 256 256 512 below 5 000 samples)")
+    common.add_argument("--epochs", type=int, default=None,
+                        help="autoencoder pre-training epochs (default: 50; 100 below 5 000 "
+                             "samples)")
+    common.add_argument("--batch-size", type=int, default=None,
+                        help="mini-batch size (default: 256; 64 below 5 000 samples)")
+    common.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate")
+    common.add_argument("--input-dropout", type=float, default=0.0,
+                        help="denoising pre-training: input dropout rate (DEC: 0.2)")
+    common.add_argument("--n-init", type=int, default=20, help="k-means restarts")
+    common.add_argument("--cluster-optimizer", choices=("sgd", "adam"), default=None,
+                        help="optimizer of the clustering phase (DEC: sgd, momentum 0.9; "
+                             "IDEC, DCN: adam)")
+    common.add_argument("--cluster-lr", type=float, default=None,
+                        help="learning rate of the clustering phase (DEC: 0.01; IDEC, DCN: "
+                             "1e-3; k-DAE, DAMIC: 1e-4, 1e-3 below 5 000 samples; IMSAT, RIM: "
+                             "2e-3)")
+    common.add_argument("--update-interval", type=int, default=None,
+                        help="DEC/IDEC: mini-batches between target updates (default: one pass)")
+    common.add_argument("--tol", type=float, default=0.001,
+                        help="DEC/IDEC: stop when fewer than this fraction of labels change")
+    common.add_argument("--max-epochs", type=int, default=None,
+                        help="clustering phase: DEC/IDEC at most this many target updates "
+                             "(default 200); DCN, k-DAE, DAMIC joint epochs (default 50, 40, "
+                             "40); IMSAT, RIM, DAC training epochs (default 50, 50, 60)")
+    common.add_argument("--kdae-loss", choices=("hard", "soft"), default="hard",
+                        help="k-DAE: min-reconstruction (hard, eq. 1) or logsumexp (soft, eq. 4)")
+    common.add_argument("--augment", choices=imsat.AUGMENTS, default="vat",
+                        help="IMSAT: self-augmentation, virtual adversarial (vat) or random (rpt)")
+    common.add_argument("--lam", type=float, default=dcn.Config.lam,
+                        help="DCN: weight λ of the k-means term (reconstruction is per-feature "
+                             "MSE)")
+    common.add_argument("--out", default=None,
+                        help="output folder (default: runs/<method>-<dataset>, "
+                             "runs/select-k-<method>-<dataset>)")
+    common.add_argument("--no-progress", action="store_true", help="no progress bars")
+    return common
 
 
 def _ae_config(args, small: bool) -> AEConfig:
@@ -179,8 +210,22 @@ def _fit_deep(x, k, args, small, out: Path):
     idle = int(jnp.sum(state.owned == 0)) if hasattr(state, "owned") else 0
     if idle:
         print(f"note: {idle} of {k} autoencoders own no point after k-means; they stay idle")
+    if args.method in ("kdae", "damic") and not args.no_plot:
+        _plot_experts(out / "experts.png", state, x, args.expert_index, cfg)
     return (np.asarray(res.labels), np.asarray(res.objectives), best,
             np.asarray(_features(args.method, state, xj, cfg)), cfg)
+
+
+def _plot_experts(path: Path, state, x, index: int, cfg) -> None:
+    """Every expert's reconstruction of point ``index`` (k-DAE Fig. 2, DAMIC Figs. 3–4)."""
+    if not 0 <= index < x.shape[0]:
+        raise ValueError(f"--expert-index must be in [0, {x.shape[0]}), got {index}")
+    members = state.variables if isinstance(state, kdae.State) else state.members
+    (_, x_hat), _ = nets.apply_ensemble(cfg.member.module(x.shape[1]), members,
+                                        jnp.asarray(x[index:index + 1]))
+    x_hat = np.asarray(x_hat[:, 0])
+    plots.experts(path, x[index], x_hat, ((x_hat - x[index]) ** 2).sum(axis=1),
+                  title=f"point {index}: each expert's reconstruction and squared error")
 
 
 def _fit_kmeans(x, k, args, small, out):
@@ -191,29 +236,6 @@ def _fit_kmeans(x, k, args, small, out):
     best = int(jnp.argmin(res.inertia))
     return (np.asarray(res.labels), np.asarray(res.inertia), best, x,
             {"n_clusters": k, "n_init": args.n_init})
-
-
-def _plot(path: Path, z: np.ndarray, labels: np.ndarray, y: np.ndarray | None) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from sklearn.decomposition import PCA
-
-    proj = PCA(2).fit_transform(z) if z.shape[1] > 2 else z
-    fig, axes = plt.subplots(1, 2 if y is not None else 1, figsize=(11 if y is not None else 5.5, 5))
-    axes = np.atleast_1d(axes)
-    axes[0].scatter(proj[:, 0], proj[:, 1], c=labels, s=3, cmap="tab20")
-    axes[0].set_title("embedding (PCA), coloured by cluster")
-    if y is not None:
-        table = metrics.contingency(y, labels)
-        axes[1].imshow(table, cmap="Blues")
-        axes[1].set_xlabel("true class")
-        axes[1].set_ylabel("cluster")
-        axes[1].set_title("confusion matrix")
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
 
 
 def cmd_fit(args) -> int:
@@ -249,7 +271,7 @@ def cmd_fit(args) -> int:
     }
     (out / "metrics.json").write_text(json.dumps(record, indent=2))
     if not args.no_plot:
-        _plot(out / "embedding.png", z, labels_all[best], y)
+        plots.embedding(out / "embedding.png", z, labels_all[best], y)
     if record["metrics"]:
         m = record["metrics"]
         where = f"seed={seeds[best]}" + (f", best of {args.seeds} by the method's own "
@@ -261,9 +283,57 @@ def cmd_fit(args) -> int:
             print(f"over {args.seeds} seeds: " + "  ".join(
                 f"{n.upper()} {summary[n]['mean']:.4f} ± {summary[n]['std']:.4f}"
                 for n in ("nmi", "ari", "acc")))
+    figures = ", embedding.png" + (", experts.png" if args.method in ("kdae", "damic") else "")
     print(f"wrote {out}/labels.npy, labels_all.npy, metrics.json"
-          + ("" if args.no_plot else ", embedding.png"))
+          + ("" if args.no_plot else figures))
     return 0
+
+
+def cmd_select_k(args) -> int:
+    start = time.perf_counter()
+    x, y = data.load(args.dataset, data_dir=args.data_dir, subset=args.subset,
+                     seed=args.seed, label_column=args.label_column)
+    ks = _parse_ks(args.k)
+    check_positive_int(args.seeds, "--seeds")
+    small = x.shape[0] < 5000
+    cfg = _config(args.method, ks[0], args, small)
+    out = Path(args.out or f"runs/select-k-{args.method}-{Path(args.dataset).stem}")
+    out.mkdir(parents=True, exist_ok=True)
+
+    def report(k, row):
+        nmi = f"  NMI {row['nmi'].mean():.4f}" if "nmi" in row else ""
+        print(f"k={k:3d}  G {row['g'].mean():.4f}  silhouette {row['silhouette'].mean():.4f}"
+              f"{nmi}", flush=True)
+
+    res = select.select_k(parallel.METHODS[args.method], x, ks, cfg, seed=args.seed,
+                          n_seeds=args.seeds, y=y, val_fraction=args.val_fraction,
+                          criterion=args.criterion, on_k=report)
+    record = {"method": args.method, "dataset": args.dataset,
+              "seeds": [args.seed + i for i in range(args.seeds)],
+              "ks": res.ks.tolist(), "suggested_k": res.suggested, "criterion": res.criterion,
+              **{name: getattr(res, name).tolist() for name in
+                 ("train_loss", "val_loss", "g", "silhouette")},
+              "nmi": None if res.nmi is None else res.nmi.tolist(),
+              "val_fraction": args.val_fraction, "config": _to_json(cfg),
+              "n_samples": int(x.shape[0]), "wall_time_s": time.perf_counter() - start,
+              "device": jax.devices()[0].device_kind, "jax_version": jax.__version__,
+              "command": "jaxclust " + " ".join(sys.argv[1:])}
+    (out / "select_k.json").write_text(json.dumps(record, indent=2))
+    plots.select_k(out / "select_k.png", res, title=f"{args.method} on {args.dataset}:")
+    print(f"suggested k = {res.suggested} ({res.criterion}); wrote {out}/select_k.json, "
+          f"select_k.png")
+    return 0
+
+
+def _parse_ks(text: str) -> list[int]:
+    """``"5:15"`` → 5 … 15; ``"3,5,8"`` → [3, 5, 8]."""
+    try:
+        if ":" in text:
+            lo, hi = (int(v) for v in text.split(":"))
+            return list(range(lo, hi + 1))
+        return [int(v) for v in text.split(",")]
+    except ValueError:
+        raise ValueError(f"--k must be 'lo:hi' or a comma-separated list of ints, got {text!r}")
 
 
 def _summary(per_seed: list[dict]) -> dict:
@@ -280,7 +350,7 @@ def _to_json(cfg):
 def main(argv=None) -> int:
     args = _build_parser().parse_args(argv)
     try:
-        return {"fit": cmd_fit}[args.command](args)
+        return {"fit": cmd_fit, "select-k": cmd_select_k}[args.command](args)
     except (ValueError, TypeError, FileNotFoundError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -44,6 +44,7 @@ def load(
     n: int = 10_000,
     k: int = 4,
     label_column: str | None = None,
+    r_min: float | None = None,
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """Load a data set by name or from a user file.
 
@@ -58,6 +59,8 @@ def load(
         ``mnist`` and ``fashion_mnist`` only).
       n, k: size and number of clusters of ``synthetic``.
       label_column: for ``.csv`` files, the header name of the label column, if any.
+      r_min: make the set imbalanced with :func:`imbalanced` (after ``subset``, same
+        ``seed``).
 
     Returns:
       ``x`` float32 ``(n, d)``; ``y`` int64 ``(n,)``, or ``None`` for a user file without
@@ -91,7 +94,31 @@ def load(
         idx = np.sort(np.random.default_rng(seed).choice(x.shape[0], subset, replace=False))
         x = x[idx]
         y = None if y is None else y[idx]
+    if r_min is not None:
+        if y is None:
+            raise ValueError("r_min needs labels: this data set has none")
+        x, y = imbalanced(x, y, r_min, seed)
     return x, y
+
+
+def imbalanced(x: np.ndarray, y: np.ndarray, r_min: float, seed: int = 0):
+    """Subsample ``(x, y)`` into uneven clusters, as DEC's imbalanced-MNIST experiment.
+
+    The c-th smallest of the C classes keeps each of its points with probability
+    ``r_min + (1 - r_min) * c / (C - 1)``: the first class about ``r_min`` of its points,
+    the last all of them. Args: ``x`` ``(n, d)``, ``y`` ``(n,)``, ``r_min`` in (0, 1],
+    ``seed`` of the draw. Returns the kept rows ``(m, d)``, ``(m,)`` in their order.
+    """
+    x = check_data(x)
+    y = check_labels(y, n_samples=x.shape[0])
+    if not 0.0 < r_min <= 1.0:
+        raise ValueError(f"r_min must be in (0, 1], got {r_min}")
+    classes, index = np.unique(y, return_inverse=True)
+    if classes.size < 2:
+        raise ValueError("imbalanced needs at least 2 classes in y")
+    keep_prob = r_min + (1.0 - r_min) * np.arange(classes.size) / (classes.size - 1)
+    keep = np.random.default_rng(seed).random(x.shape[0]) < keep_prob[index]
+    return x[keep], y[keep]
 
 
 def make_synthetic(n: int = 10_000, k: int = 4, d: int = 100, seed: int = 0,

@@ -186,7 +186,7 @@ def _unwrap_keys(tree):
 
 def fit_seeds(method: ModuleType, keys: jax.Array, x, cfg, *, mesh: Mesh | None = None,
               checkpoints: Checkpoints | None = None, checkpoint_every: int = 0,
-              resume: bool = False,
+              resume: bool = False, pretrained: aekm.State | None = None,
               on_epoch: Callable[[str, int, int, jax.Array], None] | None = None
               ) -> SeedsResult:
     """Train ``len(keys)`` seeds of ``method`` (a module of ``jaxclust.methods``) together.
@@ -194,7 +194,9 @@ def fit_seeds(method: ModuleType, keys: jax.Array, x, cfg, *, mesh: Mesh | None 
     keys: ``(S,)`` PRNG keys; x: ``(n, d)``; cfg: the method's ``Config``. ``mesh``: a
     :func:`seed_mesh` whose ``seed`` size divides S (and ``data`` size divides n).
     ``checkpoints``: save the state every ``checkpoint_every`` epochs and at the end of
-    pre-training; ``resume=True`` starts from the latest one. ``on_epoch(phase, epoch,
+    pre-training; ``resume=True`` starts from the latest one. ``pretrained``: stacked
+    AE+KM states (e.g. ``fit_seeds(aekm, …).states``; their centroids are ignored) to start
+    from instead of pre-training — one pre-training, several heads. ``on_epoch(phase, epoch,
     total, losses)`` is called after every epoch with the per-seed losses ``(S,)``.
     """
     n_seeds = keys.shape[0] if keys.ndim else 0
@@ -202,6 +204,12 @@ def fit_seeds(method: ModuleType, keys: jax.Array, x, cfg, *, mesh: Mesh | None 
         raise TypeError("keys must be a 1-d array of PRNG keys, e.g. parallel.seed_keys(0, 8)")
     if resume and checkpoints is None:
         raise ValueError("resume=True needs checkpoints")
+    if pretrained is not None:
+        if method is aekm or not hasattr(method, "from_pretrained"):
+            raise ValueError(f"{method.__name__} does not start from a pre-trained autoencoder")
+        if pretrained.centroids.shape[0] != n_seeds:
+            raise ValueError(f"pretrained holds {pretrained.centroids.shape[0]} seeds, "
+                             f"keys {n_seeds}")
     x = jnp.asarray(x)
     program = _program(method, cfg, mesh, n_seeds == 1)
     if mesh is not None:
@@ -210,6 +218,8 @@ def fit_seeds(method: ModuleType, keys: jax.Array, x, cfg, *, mesh: Mesh | None 
                              f"the mesh {dict(mesh.shape)}")
         keys = jax.device_put(keys, program.seeds)
         x = jax.device_put(x, program.rows)
+        if pretrained is not None:
+            pretrained = jax.device_put(pretrained, program.seeds)
     n_pre = program.pre_cfg.ae.epochs if program.pretrains else 0
     n_total = n_pre + (0 if method is aekm else cfg.epochs)
 
@@ -223,10 +233,13 @@ def fit_seeds(method: ModuleType, keys: jax.Array, x, cfg, *, mesh: Mesh | None 
     if step is not None:
         in_pretraining = program.pretrains and (step < n_pre or method is aekm)
         state = checkpoints.restore(step, program.abstract_state(keys, x, in_pretraining))
+    head_from_pretrained = step is None and pretrained is not None
+    if head_from_pretrained:
+        state, step = pretrained, n_pre
     step = step or 0
     if not program.pretrains:
         state = program.init(keys, x) if state is None else state
-    elif step < n_pre or method is aekm:
+    elif step < n_pre or method is aekm or head_from_pretrained:
         state = program.init(keys, x) if state is None else state
         for epoch in range(step + 1, n_pre + 1):
             state, losses = program.pre_epoch(state, x)

@@ -124,6 +124,23 @@ def test_cli_every_deep_method(tmp_path, method):
     record = json.loads((out / "metrics.json").read_text())
     assert record["method"] == method and 0.0 <= record["metrics"]["nmi"] <= 1.0
     assert np.load(out / "labels.npy").shape == (200,)
+    assert (out / "experts.png").exists() == (method in ("kdae", "damic"))
+
+
+def test_cli_experts_figure_and_select_k(tmp_path, capsys):
+    small = ["--dataset", "digits", "--subset", "200", "--hidden", "16", "--epochs", "1",
+             "--max-epochs", "1", "--n-init", "1", "--no-progress"]
+    assert cli.main(["fit", "--method", "kdae", *small, "--expert-index", "7",
+                     "--out", str(tmp_path / "kdae")]) == 0
+    assert (tmp_path / "kdae" / "experts.png").stat().st_size > 0
+    assert cli.main(["select-k", "--method", "dec", "--k", "3:5", *small,
+                     "--out", str(tmp_path / "sel")]) == 0
+    record = json.loads((tmp_path / "sel" / "select_k.json").read_text())
+    assert record["ks"] == [3, 4, 5] and record["criterion"] == "g"
+    assert np.asarray(record["g"]).shape == (3, 1) and (tmp_path / "sel" / "select_k.png").exists()
+    assert "suggested k" in capsys.readouterr().out
+    assert cli.main(["select-k", "--k", "3-5", *small]) == 2
+    assert "--k must be" in capsys.readouterr().err
 
 
 def test_estimator_n_seeds_keeps_the_best_objective_and_exposes_all():

@@ -40,6 +40,23 @@ def test_subset_is_deterministic_and_sized():
         data.load("digits", subset=5000)
 
 
+
+def test_imbalanced_keeps_each_class_with_its_probability():
+    rng = np.random.default_rng(1)
+    y = np.repeat(np.arange(10), 20_000)
+    x = rng.normal(size=(y.size, 2)).astype(np.float32)
+    xs, ys = data.imbalanced(x, y, 0.1, seed=3)
+    kept = np.bincount(ys, minlength=10) / 20_000
+    np.testing.assert_allclose(kept, 0.1 + 0.9 * np.arange(10) / 9, atol=0.01)
+    assert kept[9] == 1.0 and xs.shape == (ys.size, 2)
+    np.testing.assert_array_equal(data.imbalanced(x, y, 0.1, seed=3)[1], ys)  # deterministic
+    x2, y2 = data.load("digits", r_min=0.5)
+    assert np.bincount(y2)[0] < np.bincount(y2)[9] == np.bincount(data.load("digits")[1])[9]
+    with pytest.raises(ValueError, match="r_min"):
+        data.imbalanced(x, y, 0.0)
+    with pytest.raises(ValueError, match="2 classes"):
+        data.imbalanced(x[:5], np.zeros(5, int), 0.5)
+
 def test_user_files(tmp_path):
     rng = np.random.default_rng(0)
     x = rng.random((20, 3))

@@ -141,3 +141,28 @@ def test_eight_seeds_sharded_over_eight_devices_equal_one_device_and_single_fits
     out = subprocess.run([sys.executable, "-c", SHARDED], env=env, cwd=root,
                          capture_output=True, text=True, timeout=900)
     assert out.returncode == 0 and "OK" in out.stdout, out.stderr[-3000:]
+
+
+def test_head_from_pretrained_skips_pretraining_and_equals_the_manual_composition():
+    x = _x(256)
+    keys = parallel.seed_keys(3, 2)
+    pre = parallel.fit_seeds(aekm, keys, x, DEC.aekm())
+    phases = []
+    res = parallel.fit_seeds(dec, keys, x, DEC, pretrained=pre.states,
+                             on_epoch=lambda phase, *_: phases.append(phase))
+    assert set(phases) == {"joint"} and res.epochs == AE.epochs + DEC.epochs
+    for i in range(2):
+        state = dec.from_pretrained(
+            aekm.cluster(jax.tree.map(lambda a: a[i], pre.states), x, DEC.aekm()), x, DEC)
+        for _ in range(DEC.epochs):
+            state, _ = dec.train_epoch(state, x, DEC)
+        np.testing.assert_array_equal(res.labels[i], dec.predict(state, x, DEC))
+
+
+def test_pretrained_must_match_the_seeds_and_have_a_head():
+    x = _x(128)
+    pre = parallel.fit_seeds(aekm, parallel.seed_keys(0, 1), x, DEC.aekm())
+    with pytest.raises(ValueError, match="seeds"):
+        parallel.fit_seeds(dec, parallel.seed_keys(0, 2), x, DEC, pretrained=pre.states)
+    with pytest.raises(ValueError, match="pre-trained"):
+        parallel.fit_seeds(aekm, parallel.seed_keys(0, 1), x, DEC.aekm(), pretrained=pre.states)

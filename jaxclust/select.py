@@ -1,0 +1,124 @@
+"""Choosing the number of clusters without labels: DEC's generalizability criterion.
+
+    res = select_k(dec, x, range(5, 16), dec.Config(ae=AEConfig(epochs=50)), n_seeds=3)
+    res.suggested, res.g            # the suggested k; G = L_train / L_validation, (K, S)
+
+The data are split once into a training and a held-out part. One autoencoder per seed is
+pre-trained on the training part and shared by every k (the AE does not depend on k);
+then, for each k, the method's clustering phase runs on the training part, with all seeds
+in one vmapped program (:func:`jaxclust.parallel.fit_seeds`). The method's own loss
+(``method.objective``: DEC's KL(P‖Q), k-DAE's or DAMIC's loss, DCN's, …) is measured on
+both parts: G = L_train / L_validation. Too many clusters fit the training points but not
+unseen ones, so G drops sharply; the suggested k is the one just before the largest drop
+of the seed-averaged G (DEC's MNIST figure: the drop from 9 to 10 gives k = 9).
+
+G needs a network that can over-fit; on simple data (a few Gaussian blobs) it stays ≈ 1
+for every k and says nothing. ``criterion="silhouette"`` suggests the k with the highest
+silhouette of the held-out points' labels in the shared pre-trained embedding (one space
+for every k, so the scores compare), which works there.
+"""
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+from types import ModuleType
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxclust import metrics, parallel
+from jaxclust.methods import aekm
+from jaxclust.validation import check_data, check_labels, check_n_clusters
+
+
+class SelectK(NamedTuple):
+    """ks ``(K,)``; per k and seed ``(K, S)``: train_loss, val_loss, g, silhouette (held-out
+    points, pre-trained embedding) and nmi (all points; ``None`` without labels);
+    suggested: the k chosen by ``criterion``."""
+
+    ks: np.ndarray
+    train_loss: np.ndarray
+    val_loss: np.ndarray
+    g: np.ndarray
+    silhouette: np.ndarray
+    nmi: np.ndarray | None
+    suggested: int
+    criterion: str
+
+
+def suggest_k(ks: Sequence[int], scores: np.ndarray, criterion: str = "g") -> int:
+    """``scores`` ``(K,)`` or ``(K, S)``, averaged over seeds. ``"g"``: the k just before the
+    largest drop of G; ``"silhouette"``: the k of the highest silhouette."""
+    mean = np.asarray(scores, dtype=np.float64).reshape(len(ks), -1).mean(axis=1)
+    if criterion == "g":
+        return int(ks[int(np.argmax(mean[:-1] - mean[1:]))])
+    if criterion == "silhouette":
+        return int(ks[int(np.argmax(mean))])
+    raise ValueError(f"criterion must be 'g' or 'silhouette', got {criterion!r}")
+
+
+def select_k(method: ModuleType, x, ks: Sequence[int], cfg, *, seed: int = 0,
+             n_seeds: int = 1, y=None, val_fraction: float = 0.2, criterion: str = "g",
+             silhouette_sample: int = 2000, on_k: Callable[[int, dict], None] | None = None) -> SelectK:
+    """Fit ``method`` for every k in ``ks`` and measure G = L_train / L_validation.
+
+    method: a module of ``jaxclust.methods`` that pre-trains an autoencoder (``dec`` for
+    DEC/IDEC, ``dcn``, ``kdae``, ``damic``); cfg: its ``Config`` (``n_clusters`` is set
+    per k); x ``(n, d)``; ks: at least two increasing k; seeds ``seed … seed+n_seeds-1``
+    (their keys also split the data); y ``(n,)``: optional labels for NMI;
+    ``criterion``: how to suggest k (``"g"`` or ``"silhouette"``, see the module doc);
+    the silhouette uses at most ``silhouette_sample`` held-out points. ``on_k(k, row)`` is
+    called after each k with that k's numbers.
+    """
+    x = check_data(x)
+    ks = np.asarray(sorted(set(int(k) for k in ks)))
+    if ks.size < 2:
+        raise ValueError(f"select_k needs at least two values of k, got {ks.tolist()}")
+    if not hasattr(method, "from_pretrained"):
+        raise ValueError(f"{method.__name__} has no autoencoder phase to share across k; "
+                         "use dec, dcn, kdae or damic")
+    suggest_k([2, 3], np.zeros(2), criterion)  # rejects an unknown criterion early
+    if not 0.0 < val_fraction < 1.0:
+        raise ValueError(f"val_fraction must be in (0, 1), got {val_fraction}")
+    y = None if y is None else check_labels(y, n_samples=x.shape[0])
+    perm = np.random.default_rng(seed).permutation(x.shape[0])
+    n_val = int(round(val_fraction * x.shape[0]))
+    x_train, x_val = jnp.asarray(x[perm[n_val:]]), jnp.asarray(x[perm[:n_val]])
+    for k in ks:
+        check_n_clusters(int(k), min(x_train.shape[0], n_val))
+    keys = parallel.seed_keys(seed, n_seeds)
+    pre = parallel.fit_seeds(aekm, keys, x_train,
+                             dataclasses.replace(cfg, n_clusters=int(ks[0])).aekm())
+    z_val = jax.vmap(lambda s: aekm.embed(s, x_val[:silhouette_sample], cfg.aekm()))(pre.states)
+    rows = []
+    for k in ks:
+        cfg_k = dataclasses.replace(cfg, n_clusters=int(k))
+        res = parallel.fit_seeds(method, keys, x_train, cfg_k, pretrained=pre.states)
+        loss = jax.vmap(lambda s, xs: method.objective(s, xs, cfg_k), in_axes=(0, None))
+        row = {"train": np.asarray(loss(res.states, x_train)),
+               "val": np.asarray(loss(res.states, x_val))}
+        row["g"] = row["train"] / row["val"]
+        val_labels = jax.vmap(lambda s: method.predict(s, x_val[:silhouette_sample], cfg_k))(
+            res.states)
+        row["silhouette"] = np.array([_silhouette(z, lab) for z, lab in zip(z_val, val_labels)])
+        if y is not None:
+            labels = jax.vmap(lambda s: method.predict(s, jnp.asarray(x), cfg_k))(res.states)
+            row["nmi"] = np.array([metrics.nmi(y, np.asarray(lab)) for lab in labels])
+        rows.append(row)
+        if on_k:
+            on_k(int(k), row)
+    table = {name: np.stack([r[name] for r in rows]) for name in rows[0]}
+    return SelectK(ks, table["train"], table["val"], table["g"], table["silhouette"],
+                   table.get("nmi"), suggest_k(ks, table[criterion], criterion), criterion)
+
+
+def _silhouette(z, labels) -> float:
+    """scikit-learn's silhouette; -1 when every point landed in one cluster."""
+    from sklearn.metrics import silhouette_score
+
+    labels = np.asarray(labels)
+    if np.unique(labels).size < 2:
+        return -1.0
+    return float(silhouette_score(np.asarray(z), labels))
