@@ -27,8 +27,12 @@ import numpy as np
 from flax import serialization
 
 import jaxclust
-from jaxclust import data, kmeans, metrics, train
-from jaxclust.methods import aekm, dac, dcn, dec, imsat, rim
+from jaxclust import data, kmeans, metrics, parallel, train
+from jaxclust.methods import aekm, dcn, dec, kdae
+
+# methods that start from a pre-trained autoencoder (cached per data set and seed)
+HEADS = ("aekm", "dec", "idec", "dcn", "kdae", "damic")
+CLASSIFIERS = ("imsat", "rim", "dac")
 
 HERE = Path(__file__).resolve().parent
 
@@ -67,6 +71,39 @@ def pretrained_ae(key, xj, cfg: train.AEConfig, cache: Path, tag: str, every: in
     return state, seconds, path.name
 
 
+def head_config(args, k: int, ae_cfg: train.AEConfig):
+    """The Config of a clustering head on top of the pre-trained autoencoder."""
+    common = dict(n_clusters=k, ae=ae_cfg, n_init=args.n_init, batch_size=args.batch_size)
+    module = parallel.METHODS[args.method]
+    epochs = args.max_epochs or module.Config.epochs
+    if args.method == "dcn":
+        return dcn.Config(**common, lam=args.lam, lr=args.cluster_lr or dcn.Config.lr,
+                          epochs=epochs)
+    if args.method in ("kdae", "damic"):
+        member = dataclasses.replace(
+            kdae.PAPER_MEMBER, batch_size=args.batch_size,
+            **{f: getattr(args, "member_" + f) for f in ("hidden", "latent", "epochs")
+               if getattr(args, "member_" + f) is not None})
+        member = dataclasses.replace(member, hidden=tuple(member.hidden))
+        gate = {} if args.method == "kdae" else {
+            f: getattr(args, f) for f in ("gate_hidden", "gate_epochs") if getattr(args, f)}
+        gate = {f: tuple(v) if isinstance(v, list) else v for f, v in gate.items()}
+        return module.Config(**common, member=member, lr=args.cluster_lr or module.Config.lr,
+                             epochs=epochs, **gate)
+    idec = args.method == "idec"
+    return dec.Config(**common, idec=idec, optimizer=args.cluster_optimizer or (
+                          "adam" if idec else "sgd"),
+                      lr=args.cluster_lr or (1e-3 if idec else 0.01),
+                      update_interval=args.update_interval, tol=args.tol, epochs=epochs)
+
+
+def classifier_config(args, k: int):
+    """The Config of IMSAT, RIM or DAC (no autoencoder)."""
+    module = parallel.METHODS[args.method]
+    return module.Config(n_clusters=k, epochs=args.max_epochs or module.Config.epochs,
+                         **({"augment": args.augment} if args.method == "imsat" else {}))
+
+
 def run_seed(args, x, y, seed: int) -> dict:
     k = len(np.unique(y))
     key = jax.random.key(seed)
@@ -75,61 +112,51 @@ def run_seed(args, x, y, seed: int) -> dict:
     if args.method == "kmeans":
         res = kmeans.kmeans(key, xj, k, n_init=args.n_init)
         labels, cfg, extra = res.labels, {"n_clusters": k, "n_init": args.n_init}, {}
-    elif args.method in ("imsat", "rim", "dac"):
-        module = {"imsat": imsat, "rim": rim, "dac": dac}[args.method]
-        cfg = module.Config(n_clusters=k, epochs=args.max_epochs or module.Config.epochs,
-                            **({"augment": args.augment} if args.method == "imsat" else {}))
-        epoch = jax.jit(module.train_epoch, static_argnames="cfg")
-        state = jax.jit(module.init, static_argnames="cfg")(key, xj, cfg=cfg)
-        for e in range(cfg.epochs):
-            state, loss = epoch(state, xj, cfg=cfg)
-            if (e + 1) % 5 == 0:
-                log(f"{args.method} seed {seed}: epoch {e + 1} loss {float(loss):.5f}")
-            if bool(getattr(state, "done", False)):
-                break
-        labels, extra = module.predict(state, xj, cfg), {}
-        cfg = dataclasses.asdict(cfg)
+    elif args.method == "sc":  # the spectral-clustering baseline, scikit-learn's
+        from sklearn.cluster import SpectralClustering
+
+        cfg = {"n_clusters": k, "affinity": "nearest_neighbors", "n_neighbors": 10,
+               "assign_labels": "kmeans", "implementation": "scikit-learn"}
+        labels = SpectralClustering(k, affinity="nearest_neighbors", n_neighbors=10,
+                                    random_state=seed, n_jobs=1).fit_predict(x)
+        extra = {}
     else:
-        ae_cfg = train.AEConfig(epochs=args.ae_epochs, batch_size=args.batch_size, lr=args.lr,
-                                input_dropout=args.input_dropout)
-        ae_state, pre_seconds, cache_name = pretrained_ae(
-            key, xj, ae_cfg, Path(args.cache), f"{_name(args)}_seed{seed}", args.checkpoint_every)
-        acfg = aekm.Config(k, ae_cfg, args.n_init)
-        pre = jax.jit(aekm.cluster, static_argnames="cfg")(
-            aekm.State(ae_state, jnp.zeros((k, ae_cfg.latent))), xj, cfg=acfg)
-        extra = {"pretrain_seconds": pre_seconds, "pretrained_ae": cache_name,
-                 "aekm_metrics": metrics.evaluate(y, np.asarray(aekm.predict(pre, xj, acfg)))}
+        extra = {}
+        if args.method in HEADS:
+            ae_cfg = train.AEConfig(hidden=tuple(args.hidden), latent=args.latent,
+                                    epochs=args.ae_epochs, batch_size=args.batch_size,
+                                    lr=args.lr, input_dropout=args.input_dropout)
+            ae_state, pre_seconds, cache_name = pretrained_ae(
+                key, xj, ae_cfg, Path(args.cache), f"{_name(args)}_seed{seed}",
+                args.checkpoint_every)
+            acfg = aekm.Config(k, ae_cfg, args.n_init)
+            pre = jax.jit(aekm.cluster, static_argnames="cfg")(
+                aekm.State(ae_state, jnp.zeros((k, ae_cfg.latent))), xj, cfg=acfg)
+            extra = {"pretrain_seconds": pre_seconds, "pretrained_ae": cache_name,
+                     "aekm_metrics": metrics.evaluate(y, np.asarray(aekm.predict(pre, xj, acfg)))}
         if args.method == "aekm":
             labels, cfg = aekm.predict(pre, xj, acfg), acfg
-        elif args.method == "dcn":
-            cfg = dcn.Config(k, ae_cfg, args.n_init, lam=args.lam,
-                             lr=args.cluster_lr or dcn.Config.lr, batch_size=args.batch_size,
-                             epochs=args.max_epochs or dcn.Config.epochs)
-            state = dcn.from_pretrained(pre, xj, cfg)
-            epoch = jax.jit(dcn.train_epoch, static_argnames="cfg")
-            for e in range(cfg.epochs):
-                state, loss = epoch(state, xj, cfg=cfg)
-                log(f"dcn seed {seed}: epoch {e + 1} loss {float(loss):.5f}")
-            labels = dcn.predict(state, xj, cfg)
-            extra.update(cluster_epochs=cfg.epochs)
         else:
-            idec = args.method == "idec"
-            cfg = dec.Config(k, ae_cfg, args.n_init, idec=idec,
-                             optimizer="adam" if idec else "sgd",
-                             lr=args.cluster_lr or (1e-3 if idec else 0.01),
-                             batch_size=args.batch_size, update_interval=args.update_interval,
-                             tol=args.tol, epochs=args.max_epochs or dec.Config.epochs)
-            state = dec.from_pretrained(pre, xj, cfg)
-            epoch = jax.jit(dec.train_epoch, static_argnames="cfg")
+            module = parallel.METHODS[args.method]
+            cfg = head_config(args, k, ae_cfg) if args.method in HEADS else classifier_config(args, k)
+            if args.method in HEADS:
+                state = jax.jit(module.from_pretrained, static_argnames="cfg")(pre, xj, cfg=cfg)
+            else:
+                state = jax.jit(module.init, static_argnames="cfg")(key, xj, cfg=cfg)
+            epoch = jax.jit(module.train_epoch, static_argnames="cfg")
             n_epochs = 0
-            while n_epochs < cfg.epochs and not bool(state.done):
+            while n_epochs < cfg.epochs and not bool(getattr(state, "done", False)):
                 state, loss = epoch(state, xj, cfg=cfg)
                 n_epochs += 1
-                if n_epochs % 10 == 0:
-                    log(f"{args.method} seed {seed}: update {n_epochs} loss {float(loss):.5f} "
-                        f"changed {float(state.delta):.4f}")
-            labels = dec.predict(state, xj, cfg)
-            extra.update(cluster_epochs=n_epochs, converged=bool(state.done))
+                if n_epochs % 5 == 0:
+                    delta = f" changed {float(state.delta):.4f}" if hasattr(state, "delta") else ""
+                    log(f"{args.method} seed {seed}: epoch {n_epochs} loss {float(loss):.5f}{delta}")
+            labels = module.predict(state, xj, cfg)
+            extra.update(cluster_epochs=n_epochs)
+            if hasattr(state, "done"):
+                extra.update(converged=bool(state.done))
+            if hasattr(state, "owned"):
+                extra.update(idle_experts=int(jnp.sum(state.owned == 0)))
         cfg = dataclasses.asdict(cfg)
     labels = np.asarray(labels)
     wall = time.perf_counter() - t0
@@ -148,30 +175,45 @@ def _device() -> str:
 
 
 def _name(args) -> str:
-    """The data set's name in file names, with the subset size if any."""
-    return args.dataset + (f"-sub{args.subset}" if args.subset else "")
+    """The data set's name in file names, with the subset size and r_min if any."""
+    return (args.dataset + (f"-sub{args.subset}" if args.subset else "")
+            + (f"-rmin{args.r_min:g}" if args.r_min is not None else ""))
 
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--method", required=True, choices=["kmeans", "aekm", "dec", "idec", "dcn", "imsat", "rim",
-                                                      "dac"])
+    p.add_argument("--method", required=True, choices=["kmeans", "sc", *HEADS, *CLASSIFIERS])
     p.add_argument("--augment", default="vat", choices=["vat", "rpt"], help="IMSAT's")
     p.add_argument("--dataset", required=True)
     p.add_argument("--data-dir", default=None)
     p.add_argument("--subset", type=int, default=None)
     p.add_argument("--seeds", type=int, nargs="+", default=[0])
     p.add_argument("--ae-epochs", type=int, default=100)
+    p.add_argument("--hidden", type=int, nargs="+", default=[500, 500, 2000],
+                   help="the pre-trained autoencoder's encoder (decoder mirrored)")
+    p.add_argument("--latent", type=int, default=10)
+    p.add_argument("--member-hidden", type=int, nargs="+", default=None,
+                   help="k-DAE/DAMIC experts (default: the paper's 1024 256)")
+    p.add_argument("--member-latent", type=int, default=None)
+    p.add_argument("--member-epochs", type=int, default=None,
+                   help="k-DAE/DAMIC per-cluster pre-training epochs (default 10)")
+    p.add_argument("--gate-hidden", type=int, nargs="+", default=None, help="DAMIC's gate")
+    p.add_argument("--gate-epochs", type=int, default=None)
     p.add_argument("--batch-size", type=int, default=256)
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--input-dropout", type=float, default=0.0)
     p.add_argument("--n-init", type=int, default=20)
     p.add_argument("--cluster-lr", type=float, default=None)
+    p.add_argument("--cluster-optimizer", choices=("sgd", "adam"), default=None,
+                   help="DEC/IDEC (default: sgd for DEC, adam for IDEC)")
     p.add_argument("--update-interval", type=int, default=None)
     p.add_argument("--tol", type=float, default=0.001)
     p.add_argument("--max-epochs", type=int, default=None,
-                   help="DEC/IDEC: target updates at most; DCN: joint epochs; IMSAT/RIM/DAC: "
-                        "epochs (default: each Config's)")
+                   help="DEC/IDEC: target updates at most; DCN, k-DAE, DAMIC: joint epochs; "
+                        "IMSAT/RIM/DAC: epochs (default: each Config's)")
+    p.add_argument("--r-min", type=float, default=None,
+                   help="imbalanced data (DEC's Table 4): class c kept with probability "
+                        "r_min + (1 - r_min) c / 9; one draw (seed 0) shared by every run")
     p.add_argument("--lam", type=float, default=dcn.Config.lam, help="DCN's λ")
     p.add_argument("--checkpoint-every", type=int, default=10)
     p.add_argument("--tag", default="", help="suffix of the record names (variants)")
@@ -180,7 +222,7 @@ def main(argv=None):
     args = p.parse_args(argv)
     Path(args.results).mkdir(parents=True, exist_ok=True)
     Path(args.cache).mkdir(parents=True, exist_ok=True)
-    x, y = data.load(args.dataset, data_dir=args.data_dir, subset=args.subset)
+    x, y = data.load(args.dataset, data_dir=args.data_dir, subset=args.subset, r_min=args.r_min)
     for seed in args.seeds:
         variant = "-rpt" if args.method == "imsat" and args.augment == "rpt" else ""
         out = Path(args.results) / f"{args.method}{variant}_{_name(args)}{args.tag}_seed{seed}.json"
