@@ -1,10 +1,12 @@
-"""Build experiments/RESULTS.md from the per-seed JSON records in experiments/results/.
+"""Build experiments/RESULTS.md (and figures/) from the per-seed JSON records in results/.
 
     python experiments/report.py
 
-One row per (method, data set, variant tag): mean ± std over seeds of NMI / ARI / ACC, the
-seeds, the mean wall time, and the device, beside the published number where METHODS.md
-lists one (k-DAE paper, Table 2; DAMIC slides).
+One section per table of ``experiments/tables.py``: each cell's mean ± std over seeds of
+NMI / ARI / ACC beside the published number and the difference (flagged where ours is
+lower); the imbalanced-MNIST table as methods × r_min; then every other record (digits,
+IMSAT/RIM/DAC, variants). Figures: the per-seed ACC (NMI where ACC is not published) of
+each method, per table, in ``experiments/figures/``.
 """
 import json
 from collections import defaultdict
@@ -12,49 +14,148 @@ from pathlib import Path
 
 import numpy as np
 
+from tables import TABLES
+
 HERE = Path(__file__).resolve().parent
-# (method, dataset) → published NMI / ARI / ACC (k-DAE paper Table 2; DAMIC slides Table 2).
+# (method, dataset) → published NMI / ARI / ACC (k-DAE paper Table 2; DAMIC slides Table 2;
+# DEC / IDEC / IMSAT papers as quoted in METHODS.md).
 PUBLISHED = {
     ("kmeans", "mnist"): (0.50, 0.37, 0.53), ("aekm", "mnist"): (0.73, 0.69, 0.81),
     ("dec", "mnist"): (0.80, 0.75, 0.84), ("dcn", "mnist"): (0.81, 0.75, 0.83),
-    ("idec", "mnist"): (None, None, 0.881),  # Guo et al. 2017 (ACC as quoted in issue #6)
-    # IMSAT paper's table (METHODS.md): IMSAT (VAT), IMSAT (RPT), RIM; ACC only
+    ("idec", "mnist"): (None, None, 0.881),
     ("imsat", "mnist"): (None, None, 0.984), ("imsat-rpt", "mnist"): (None, None, 0.896),
     ("rim", "mnist"): (None, None, 0.585),
     ("kdae", "mnist"): (0.86, 0.82, 0.88), ("damic", "mnist"): (0.87, 0.81, 0.89),
     ("kmeans", "fashion_mnist"): (0.51, 0.37, 0.47), ("aekm", "fashion_mnist"): (0.62, 0.46, 0.59),
     ("kdae", "fashion_mnist"): (0.65, 0.48, 0.60), ("kmeans", "usps"): (0.63, 0.55, 0.67),
     ("aekm", "usps"): (0.68, 0.61, 0.71), ("kdae", "usps"): (0.80, 0.71, 0.77),
-    ("kmeans", "synthetic"): (0.80, 0.81, None), ("aekm", "synthetic"): (0.83, 0.84, None),
-    ("damic", "synthetic"): (0.94, 0.96, None),
+    ("kmeans", "synthetic"): (0.80, 0.81, None), ("sc", "synthetic"): (0.82, 0.83, None),
+    ("aekm", "synthetic"): (0.83, 0.84, None), ("damic", "synthetic"): (0.94, 0.96, None),
 }
+# DAMIC slides, Table 7 (ablation on MNIST), by record name.
+ABLATION = {"damic_mnist-pretrain-only": (0.74, 0.67, 0.80),
+            "damic_mnist-joint-only": (0.71, 0.53, 0.60)}
+R_MINS = (0.1, 0.3, 0.5, 0.7, 0.9)
+# DEC notes, Table 4: ACC on imbalanced MNIST at each r_min.
+IMBALANCED = {"kmeans": (0.4714, 0.4993, 0.5365, 0.5416, 0.5439),
+              "aekm": (0.6682, 0.7491, 0.7793, 0.8004, 0.8131),
+              "dec": (0.7010, 0.8092, 0.8268, 0.8469, 0.8541)}
+METRICS = ("nmi", "ari", "acc")
 
 
 def fmt(values):
     return f"{np.mean(values):.3f} ± {np.std(values):.3f}"
 
 
-def main():
+def load_groups():
+    """Records grouped by their file name without the seed: ``{variant: [record, …]}``."""
     groups = defaultdict(list)
     for path in sorted((HERE / "results").glob("*.json")):
-        rec = json.loads(path.read_text())
-        variant = path.stem.rsplit("_seed", 1)[0]
-        groups[(rec["method"], rec["dataset"], variant)].append(rec)
-    lines = ["# Results", "", "Built by `python experiments/report.py` from `experiments/results/*.json`"
-             " (one file per method, data set and seed; each holds its command and config).",
-             "NMI uses the arithmetic mean (scikit-learn's default). Deep methods of one seed share"
-             " one cached pre-trained autoencoder (the record's `pretrained_ae`); their wall time"
-             " excludes it unless the run trained it (`pretrain_seconds` in the record).", "",
-             "| method | data set | record | seeds | NMI | ARI | ACC | paper NMI/ARI/ACC | wall s (mean) | device |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
-    for (method, dataset, variant), recs in sorted(groups.items()):
-        m = {key: [r["metrics"][key] for r in recs] for key in ("nmi", "ari", "acc")}
-        paper = PUBLISHED.get((variant.rsplit("_", 1)[0], dataset), PUBLISHED.get((method, dataset)))
-        paper_s = "/".join("–" if v is None else f"{v:.2f}" for v in paper) if paper else ""
-        lines.append(
-            f"| {method} | {dataset} | {variant} | {','.join(str(r['seed']) for r in recs)} | "
-            f"{fmt(m['nmi'])} | {fmt(m['ari'])} | {fmt(m['acc'])} | {paper_s} | "
+        groups[path.stem.rsplit("_seed", 1)[0]].append(json.loads(path.read_text()))
+    return groups
+
+
+def cell_variant(method, dataset, extra):
+    """The record name (without the seed) that run.py writes for a cell."""
+    r_min = extra[extra.index("--r-min") + 1] if "--r-min" in extra else None
+    tag = next((e.split("=", 1)[1] for e in extra if e.startswith("--tag=")), "")
+    return f"{method}_{dataset}" + (f"-rmin{float(r_min):g}" if r_min else "") + tag
+
+
+def row(method, dataset, variant, recs):
+    """One table row: ours over seeds, the paper, and ours − paper on the last published metric."""
+    paper = ABLATION.get(variant, PUBLISHED.get((variant.rsplit("_", 1)[0], dataset)))
+    paper_s = "/".join("–" if v is None else f"{v:.2f}" for v in paper) if paper else ""
+    method = variant.split("_", 1)[0] + (variant.split("_", 1)[1].split(dataset, 1)[1] or "")
+    if not recs:
+        return f"| {method} | – | not run yet | | | {paper_s} | | | |"
+    m = {key: [r["metrics"][key] for r in recs] for key in METRICS}
+    diff = ""
+    if paper:
+        i = max(j for j, v in enumerate(paper) if v is not None)
+        d = float(np.mean(m[METRICS[i]])) - paper[i]
+        diff = f"{d:+.3f} {METRICS[i].upper()}" + (" **below**" if d < 0 else "")
+    seeds = ",".join(str(r["seed"]) for r in recs)
+    return (f"| {method} | {len(recs)} ({seeds}) | {fmt(m['nmi'])} | {fmt(m['ari'])} | "
+            f"{fmt(m['acc'])} | {paper_s} | {diff} | "
             f"{np.mean([r['wall_time_s'] for r in recs]):.0f} | {recs[0]['device']} |")
+
+
+def plot_table(name, cells, groups):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    shown = [(m, groups[cell_variant(m, d, e)]) for d, m, e in cells if groups.get(cell_variant(m, d, e))]
+    if not shown:
+        return None
+    fig, ax = plt.subplots(figsize=(1.2 * len(shown) + 2, 3.2))
+    for i, (method, recs) in enumerate(shown):
+        values = [r["metrics"]["acc"] for r in recs]
+        ax.scatter(np.full(len(values), i), values, s=18)
+        ax.hlines(np.mean(values), i - 0.25, i + 0.25, color="k")
+    ax.set_xticks(range(len(shown)), [m for m, _ in shown])
+    ax.set_ylabel("ACC per seed")
+    ax.set_title(name)
+    fig.tight_layout()
+    path = HERE / "figures" / f"acc_{name}.png"
+    path.parent.mkdir(exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path.relative_to(HERE)
+
+
+def main():
+    groups = load_groups()
+    used = set()
+    lines = ["# Results", "",
+             "Built by `python experiments/report.py` from `experiments/results/*.json` (one file "
+             "per method, data set and seed, with its command, config, hardware and wall time). "
+             "Tables are run by `python experiments/tables.py TABLE`. NMI is scikit-learn's "
+             "(arithmetic mean). Deep methods of one seed share one cached pre-trained "
+             "autoencoder (the record's `pretrained_ae`); their wall time excludes it unless the "
+             "run trained it (`pretrain_seconds`). \"diff\" is ours − paper on the paper's last "
+             "published metric.", ""]
+    header = ["| method | seeds | NMI | ARI | ACC | paper NMI/ARI/ACC | diff | wall s (mean) | device |",
+              "|---|---|---|---|---|---|---|---|---|"]
+    for name, (doc, cells) in TABLES.items():
+        if name == "dec_imbalanced":
+            continue
+        lines += [f"## {name}", "", doc, "", *header]
+        for dataset, method, extra in cells:
+            variant = cell_variant(method, dataset, extra)
+            used.add(variant)
+            lines.append(row(method, dataset, variant, groups.get(variant, [])))
+        fig = plot_table(name, cells, groups)
+        lines += ["", f"![per-seed ACC]({fig})" if fig else "", ""]
+    doc, cells = TABLES["dec_imbalanced"]
+    lines += ["## dec_imbalanced", "", doc, "",
+              "| method | " + " | ".join(f"r_min {r}" for r in R_MINS) + " |",
+              "|---|" + "---|" * len(R_MINS)]
+    for method in dict.fromkeys(m for _, m, _ in cells):
+        cells_s = []
+        for i, r in enumerate(R_MINS):
+            variant = f"{method}_mnist-rmin{r:g}"
+            used.add(variant)
+            recs = groups.get(variant, [])
+            ours = (f"{fmt([x['metrics']['acc'] for x in recs])} (n={len(recs)})" if recs
+                    else "not run yet")
+            paper = f" · paper {IMBALANCED[method][i]:.3f}" if method in IMBALANCED else ""
+            cells_s.append(ours + paper)
+        lines.append(f"| {method} | " + " | ".join(cells_s) + " |")
+    lines += ["", "## Other records", "", "| method | data set | record | seeds | NMI | ARI | ACC | "
+              "paper NMI/ARI/ACC | wall s (mean) | device |", "|---|---|---|---|---|---|---|---|---|---|"]
+    for variant, recs in sorted(groups.items()):
+        if variant in used:
+            continue
+        method, dataset = recs[0]["method"], recs[0]["dataset"]
+        m = {key: [r["metrics"][key] for r in recs] for key in METRICS}
+        paper = PUBLISHED.get((variant.rsplit("_", 1)[0], dataset))
+        paper_s = "/".join("–" if v is None else f"{v:.2f}" for v in paper) if paper else ""
+        lines.append(f"| {method} | {dataset} | {variant} | {','.join(str(r['seed']) for r in recs)} | "
+                     f"{fmt(m['nmi'])} | {fmt(m['ari'])} | {fmt(m['acc'])} | {paper_s} | "
+                     f"{np.mean([r['wall_time_s'] for r in recs]):.0f} | {recs[0]['device']} |")
     (HERE / "RESULTS.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 

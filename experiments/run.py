@@ -75,7 +75,7 @@ def head_config(args, k: int, ae_cfg: train.AEConfig):
     """The Config of a clustering head on top of the pre-trained autoencoder."""
     common = dict(n_clusters=k, ae=ae_cfg, n_init=args.n_init, batch_size=args.batch_size)
     module = parallel.METHODS[args.method]
-    epochs = args.max_epochs or module.Config.epochs
+    epochs = module.Config.epochs if args.max_epochs is None else args.max_epochs
     if args.method == "dcn":
         return dcn.Config(**common, lam=args.lam, lr=args.cluster_lr or dcn.Config.lr,
                           epochs=epochs)
@@ -86,7 +86,8 @@ def head_config(args, k: int, ae_cfg: train.AEConfig):
                if getattr(args, "member_" + f) is not None})
         member = dataclasses.replace(member, hidden=tuple(member.hidden))
         gate = {} if args.method == "kdae" else {
-            f: getattr(args, f) for f in ("gate_hidden", "gate_epochs") if getattr(args, f)}
+            f: getattr(args, f) for f in ("gate_hidden", "gate_epochs")
+            if getattr(args, f) is not None}
         gate = {f: tuple(v) if isinstance(v, list) else v for f, v in gate.items()}
         return module.Config(**common, member=member, lr=args.cluster_lr or module.Config.lr,
                              epochs=epochs, **gate)
@@ -162,7 +163,7 @@ def run_seed(args, x, y, seed: int) -> dict:
     wall = time.perf_counter() - t0
     return {"method": args.method, "dataset": args.dataset, "seed": seed,
             "metrics": metrics.evaluate(y, labels), "config": cfg, **extra,
-            "n_samples": int(x.shape[0]), "wall_time_s": wall,
+            "n_samples": int(x.shape[0]), "r_min": args.r_min, "wall_time_s": wall,
             "device": _device(), "host": platform.machine(),
             "jax_version": jax.__version__, "jaxclust_version": jaxclust.__version__,
             "command": "python experiments/run.py " + " ".join(sys.argv[1:])}
