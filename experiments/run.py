@@ -86,7 +86,7 @@ def head_config(args, k: int, ae_cfg: train.AEConfig):
                if getattr(args, "member_" + f) is not None})
         member = dataclasses.replace(member, hidden=tuple(member.hidden))
         gate = {} if args.method == "kdae" else {
-            f: getattr(args, f) for f in ("gate_hidden", "gate_epochs")
+            f: getattr(args, f) for f in ("gate_hidden", "gate_epochs", "variance")
             if getattr(args, f) is not None}
         gate = {f: tuple(v) if isinstance(v, list) else v for f, v in gate.items()}
         return module.Config(**common, member=member, lr=args.cluster_lr or module.Config.lr,
@@ -200,6 +200,7 @@ def main(argv=None):
                    help="k-DAE/DAMIC per-cluster pre-training epochs (default 10)")
     p.add_argument("--gate-hidden", type=int, nargs="+", default=None, help="DAMIC's gate")
     p.add_argument("--gate-epochs", type=int, default=None)
+    p.add_argument("--variance", type=float, default=None, help="DAMIC's σ² (default 1)")
     p.add_argument("--batch-size", type=int, default=256)
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--input-dropout", type=float, default=0.0)
