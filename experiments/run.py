@@ -105,6 +105,23 @@ def classifier_config(args, k: int):
                          **({"augment": args.augment} if args.method == "imsat" else {}))
 
 
+def plot_experts(args, seed, state, x, y, cfg) -> str:
+    """k-DAE/DAMIC: the first point of every class, reconstructed by every expert (k-DAE
+    Fig. 2), in figures/ beside the results folder; returns the file name."""
+    from jaxclust import plots
+    from jaxclust.cli import expert_reconstructions
+
+    first = [int(np.flatnonzero(y == c)[0]) for c in np.unique(y)]
+    name = f"experts_{args.method}_{_name(args)}{args.tag}_seed{seed}.png"
+    folder = Path(args.results).parent / "figures"
+    folder.mkdir(exist_ok=True)
+    plots.experts(folder / name, *expert_reconstructions(state, x[first], cfg),
+                  title=f"{args.method} on {args.dataset}, seed {seed}: the first point of each "
+                        "class and every expert's reconstruction (red: the winner)",
+                  row_names=[f"class {y[i]}" for i in first])
+    return name
+
+
 def run_seed(args, x, y, seed: int) -> dict:
     k = len(np.unique(y))
     key = jax.random.key(seed)
@@ -158,6 +175,7 @@ def run_seed(args, x, y, seed: int) -> dict:
                 extra.update(converged=bool(state.done))
             if hasattr(state, "owned"):
                 extra.update(idle_experts=int(jnp.sum(state.owned == 0)))
+                extra.update(experts_figure=plot_experts(args, seed, state, x, y, cfg))
         cfg = dataclasses.asdict(cfg)
     labels = np.asarray(labels)
     wall = time.perf_counter() - t0

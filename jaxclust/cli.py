@@ -220,12 +220,18 @@ def _plot_experts(path: Path, state, x, index: int, cfg) -> None:
     """Every expert's reconstruction of point ``index`` (k-DAE Fig. 2, DAMIC Figs. 3–4)."""
     if not 0 <= index < x.shape[0]:
         raise ValueError(f"--expert-index must be in [0, {x.shape[0]}), got {index}")
+    plots.experts(path, *expert_reconstructions(state, x[index:index + 1], cfg),
+                  title="each expert's reconstruction and squared error",
+                  row_names=[f"point {index}"])
+
+
+def expert_reconstructions(state, x, cfg):
+    """For k-DAE/DAMIC: ``x`` ``(m, d)``, every expert's reconstruction ``(m, k, d)`` and
+    squared error ``(m, k)``, as numpy arrays."""
     members = state.variables if isinstance(state, kdae.State) else state.members
-    (_, x_hat), _ = nets.apply_ensemble(cfg.member.module(x.shape[1]), members,
-                                        jnp.asarray(x[index:index + 1]))
-    x_hat = np.asarray(x_hat[:, 0])
-    plots.experts(path, x[index], x_hat, ((x_hat - x[index]) ** 2).sum(axis=1),
-                  title=f"point {index}: each expert's reconstruction and squared error")
+    (_, x_hat), _ = nets.apply_ensemble(cfg.member.module(x.shape[1]), members, jnp.asarray(x))
+    x_hat = np.swapaxes(np.asarray(x_hat), 0, 1)
+    return np.asarray(x), x_hat, ((x_hat - np.asarray(x)[:, None]) ** 2).sum(axis=-1)
 
 
 def _fit_kmeans(x, k, args, small, out):

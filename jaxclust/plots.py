@@ -59,29 +59,31 @@ def select_k(path: Path, result, title: str = "") -> None:
 
 
 def experts(path: Path, x: np.ndarray, x_hat: np.ndarray, errors: np.ndarray,
-            title: str = "") -> None:
-    """One input ``x`` ``(d,)`` and each expert's reconstruction ``x_hat`` ``(k, d)`` with its
-    error ``errors`` ``(k,)``; the winner (smallest error) framed in red. Square ``d``
-    (images) is drawn as images, anything else as curves."""
+            title: str = "", row_names: list[str] | None = None) -> None:
+    """Inputs ``x`` ``(m, d)`` (one per row) and every expert's reconstruction ``x_hat``
+    ``(m, k, d)`` with its error ``errors`` ``(m, k)``; each row's winner (smallest error)
+    framed in red. Square ``d`` (images) is drawn as images, anything else as curves."""
     plt = _pyplot()
-    k, d = x_hat.shape
+    m, k, d = x_hat.shape
     side = int(round(np.sqrt(d)))
-    fig, axes = plt.subplots(1, k + 1, figsize=(1.4 * (k + 1), 1.9))
-    for i, ax in enumerate(axes):
-        row = x if i == 0 else x_hat[i - 1]
-        if side * side == d:
-            ax.imshow(row.reshape(side, side), cmap="gray", vmin=0.0, vmax=max(1.0, x.max()))
-        else:
-            ax.plot(row, linewidth=0.8)
-        ax.set_xticks([])
-        ax.set_yticks([])
-        ax.set_title("input" if i == 0 else f"#{i - 1}\n{errors[i - 1]:.3g}", fontsize=8)
-        if i and i - 1 == int(np.argmin(errors)):
-            for spine in ax.spines.values():
-                spine.set_color("red")
-                spine.set_linewidth(2)
+    fig, axes = plt.subplots(m, k + 1, figsize=(1.3 * (k + 1), 1.5 * m + 0.5), squeeze=False)
+    for r in range(m):
+        for i, ax in enumerate(axes[r]):
+            row = x[r] if i == 0 else x_hat[r, i - 1]
+            if side * side == d:
+                ax.imshow(row.reshape(side, side), cmap="gray", vmin=0.0, vmax=max(1.0, x.max()))
+            else:
+                ax.plot(row, linewidth=0.8)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            name = row_names[r] if row_names else "input"
+            ax.set_title(name if i == 0 else f"#{i - 1}: {errors[r, i - 1]:.3g}", fontsize=7)
+            if i and i - 1 == int(np.argmin(errors[r])):
+                for spine in ax.spines.values():
+                    spine.set_color("red")
+                    spine.set_linewidth(2)
     if title:
         fig.suptitle(title, fontsize=9)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    fig.savefig(path, dpi=110)
     plt.close(fig)

@@ -108,3 +108,17 @@ def test_damic_improves_on_its_aekm_start_on_synthetic():
         state, _ = epoch(state, xj, cfg=cfg)
     start, end = metrics.nmi(y, np.asarray(labels)), metrics.nmi(y, np.asarray(damic.predict(state, xj, cfg)))
     assert end >= 0.88 and end > start + 0.02
+
+
+def test_objective_uses_the_variance_of_the_gaussian_likelihood():
+    import dataclasses
+
+    x = jnp.asarray(data.load("synthetic", n=64, k=4)[0])
+    state = _fresh_state(x, CFG)
+    cfg = dataclasses.replace(CFG, variance=0.01)
+    e = np.asarray(damic.errors(state, x, cfg), np.float64)
+    logits = np.asarray(cfg.gate().apply(state.gate, x), np.float64)
+    np.testing.assert_allclose(damic.objective(state, x, cfg),
+                               np_damic(logits, e / (2 * 0.01)).mean(), rtol=1e-5)
+    with pytest.raises(ValueError, match="variance"):
+        damic.Config(variance=0.0)
