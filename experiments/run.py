@@ -105,6 +105,56 @@ def classifier_config(args, k: int):
                          **({"augment": args.augment} if args.method == "imsat" else {}))
 
 
+class Progression:
+    """ACC after every epoch of the clustering phase, and the embedding of 2 000 fixed points
+    at epochs 0, 1, 2, 4, 8, … and the last (DEC's Fig. 5, with PCA instead of t-SNE)."""
+
+    def __init__(self, args, seed, module, xj, y, cfg):
+        if not hasattr(module, "embed"):
+            raise ValueError(f"--progression needs a method with an embedding, not {args.method}")
+        self.args, self.seed, self.module, self.xj, self.y, self.cfg = args, seed, module, xj, y, cfg
+        self.points = np.random.default_rng(0).choice(xj.shape[0], min(2000, xj.shape[0]),
+                                                      replace=False)
+        self.acc, self.snapshots = [], []
+
+    def record(self, epoch, state):
+        if len(self.acc) > epoch:  # the last epoch, already recorded inside the loop
+            return
+        labels = np.asarray(self.module.predict(state, self.xj, self.cfg))
+        self.acc.append(metrics.accuracy(self.y, labels))
+        if epoch & (epoch - 1) == 0 or epoch == self.cfg.epochs:
+            z = np.asarray(self.module.embed(state, self.xj[self.points], self.cfg))
+            self.snapshots.append((epoch, z))
+
+    def finish(self) -> dict:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+        from sklearn.decomposition import PCA
+
+        last = len(self.acc) - 1
+        if self.snapshots[-1][0] != last:
+            self.snapshots[-1] = (last, self.snapshots[-1][1])
+        shots = self.snapshots[-6:] if len(self.snapshots) > 6 else self.snapshots
+        fig, axes = plt.subplots(1, len(shots), figsize=(2.6 * len(shots), 2.8), squeeze=False)
+        for ax, (e, z) in zip(axes[0], shots):
+            proj = PCA(2).fit_transform(z)
+            ax.scatter(proj[:, 0], proj[:, 1], c=self.y[self.points], s=2, cmap="tab10")
+            ax.set_title(f"epoch {e}: ACC {self.acc[e]:.3f}", fontsize=9)
+            ax.set_xticks([])
+            ax.set_yticks([])
+        folder = Path(self.args.results).parent / "figures"
+        folder.mkdir(exist_ok=True)
+        name = f"progression_{self.args.method}_{_name(self.args)}{self.args.tag}_seed{self.seed}.png"
+        fig.suptitle(f"{self.args.method} on {self.args.dataset}: embedding (PCA of {len(self.points)} points, "
+                     "coloured by class)", fontsize=9)
+        fig.tight_layout()
+        fig.savefig(folder / name, dpi=110)
+        plt.close(fig)
+        return {"acc_per_epoch": self.acc, "figure": name}
+
+
 def plot_experts(args, seed, state, x, y, cfg) -> str:
     """k-DAE/DAMIC: the first point of every class, reconstructed by every expert (k-DAE
     Fig. 2), in figures/ beside the results folder; returns the file name."""
@@ -163,7 +213,10 @@ def run_seed(args, x, y, seed: int) -> dict:
                 state = jax.jit(module.init, static_argnames="cfg")(key, xj, cfg=cfg)
             epoch = jax.jit(module.train_epoch, static_argnames="cfg")
             n_epochs = 0
+            trace = Progression(args, seed, module, xj, y, cfg) if args.progression else None
             while n_epochs < cfg.epochs and not bool(getattr(state, "done", False)):
+                if trace:
+                    trace.record(n_epochs, state)
                 state, loss = epoch(state, xj, cfg=cfg)
                 n_epochs += 1
                 if n_epochs % 5 == 0:
@@ -171,6 +224,9 @@ def run_seed(args, x, y, seed: int) -> dict:
                     log(f"{args.method} seed {seed}: epoch {n_epochs} loss {float(loss):.5f}{delta}")
             labels = module.predict(state, xj, cfg)
             extra.update(cluster_epochs=n_epochs)
+            if trace:
+                trace.record(n_epochs, state)
+                extra.update(progression=trace.finish())
             if hasattr(state, "done"):
                 extra.update(converged=bool(state.done))
             if hasattr(state, "owned"):
@@ -236,6 +292,9 @@ def main(argv=None):
                         "r_min + (1 - r_min) c / 9; one draw (seed 0) shared by every run")
     p.add_argument("--lam", type=float, default=dcn.Config.lam, help="DCN's λ")
     p.add_argument("--checkpoint-every", type=int, default=10)
+    p.add_argument("--progression", action="store_true",
+                   help="record ACC after every clustering epoch and plot the embedding's "
+                        "progression (DEC's Fig. 5); needs labels and a method with an embedding")
     p.add_argument("--tag", default="", help="suffix of the record names (variants)")
     p.add_argument("--results", default=str(HERE / "results"))
     p.add_argument("--cache", default=str(HERE.parent / "runs" / "cache"))
