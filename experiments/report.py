@@ -9,6 +9,7 @@ IMSAT/RIM/DAC, variants). Figures: the per-seed ACC (NMI where ACC is not publis
 each method, per table, in ``experiments/figures/``.
 """
 import json
+import re
 from collections import defaultdict
 from pathlib import Path
 
@@ -59,16 +60,17 @@ def cell_variant(method, dataset, extra):
     """The record name (without the seed) that run.py writes for a cell."""
     r_min = extra[extra.index("--r-min") + 1] if "--r-min" in extra else None
     tag = next((e.split("=", 1)[1] for e in extra if e.startswith("--tag=")), "")
+    if method == "imsat" and "rpt" in extra:
+        method = "imsat-rpt"
     return f"{method}_{dataset}" + (f"-rmin{float(r_min):g}" if r_min else "") + tag
 
 
-def row(method, dataset, variant, recs):
+def row(label, dataset, variant, recs):
     """One table row: ours over seeds, the paper, and ours − paper on the last published metric."""
     paper = ABLATION.get(variant, PUBLISHED.get((variant.rsplit("_", 1)[0], dataset)))
-    paper_s = "/".join("–" if v is None else f"{v:.2f}" for v in paper) if paper else ""
-    method = variant.split("_", 1)[0] + (variant.split("_", 1)[1].split(dataset, 1)[1] or "")
+    paper_s = "/".join("–" if v is None else f"{v:g}" for v in paper) if paper else ""
     if not recs:
-        return f"| {method} | – | not run yet | | | {paper_s} | | | |"
+        return f"| {label} | – | not run yet | | | {paper_s} | | | |"
     m = {key: [r["metrics"][key] for r in recs] for key in METRICS}
     diff = ""
     if paper:
@@ -76,7 +78,7 @@ def row(method, dataset, variant, recs):
         d = float(np.mean(m[METRICS[i]])) - paper[i]
         diff = f"{d:+.3f} {METRICS[i].upper()}" + (" **below**" if d < 0 else "")
     seeds = ",".join(str(r["seed"]) for r in recs)
-    return (f"| {method} | {len(recs)} ({seeds}) | {fmt(m['nmi'])} | {fmt(m['ari'])} | "
+    return (f"| {label} | {len(recs)} ({seeds}) | {fmt(m['nmi'])} | {fmt(m['ari'])} | "
             f"{fmt(m['acc'])} | {paper_s} | {diff} | "
             f"{np.mean([r['wall_time_s'] for r in recs]):.0f} | {recs[0]['device']} |")
 
@@ -123,10 +125,12 @@ def main():
         if name == "dec_imbalanced":
             continue
         lines += [f"## {name}", "", doc, "", *header]
+        several = len({d for d, _, _ in cells}) > 1
         for dataset, method, extra in cells:
             variant = cell_variant(method, dataset, extra)
             used.add(variant)
-            lines.append(row(method, dataset, variant, groups.get(variant, [])))
+            label = variant.replace(f"_{dataset}", "") + (f" ({dataset})" if several else "")
+            lines.append(row(label, dataset, variant, groups.get(variant, [])))
         fig = plot_table(name, cells, groups)
         lines += ["", f"![per-seed ACC]({fig})" if fig else "", ""]
     doc, cells = TABLES["dec_imbalanced"]
@@ -152,10 +156,21 @@ def main():
         method, dataset = recs[0]["method"], recs[0]["dataset"]
         m = {key: [r["metrics"][key] for r in recs] for key in METRICS}
         paper = PUBLISHED.get((variant.rsplit("_", 1)[0], dataset))
-        paper_s = "/".join("–" if v is None else f"{v:.2f}" for v in paper) if paper else ""
+        paper_s = "/".join("–" if v is None else f"{v:g}" for v in paper) if paper else ""
         lines.append(f"| {method} | {dataset} | {variant} | {','.join(str(r['seed']) for r in recs)} | "
                      f"{fmt(m['nmi'])} | {fmt(m['ari'])} | {fmt(m['acc'])} | {paper_s} | "
                      f"{np.mean([r['wall_time_s'] for r in recs]):.0f} | {recs[0]['device']} |")
+    variants = sorted((HERE / "results" / "variants").glob("*.json"))
+    if variants:
+        lines += ["", "## Variants tried (settings explored; records in `results/variants/`)", "",
+                  "| record | NMI | ARI | ACC | settings | wall s |", "|---|---|---|---|---|---|"]
+        for path in variants:
+            rec = json.loads(path.read_text())
+            m = rec["metrics"]
+            settings = re.sub(r"--(results|cache|data-dir) \S+ ?", "",
+                              rec["command"].split("run.py ", 1)[-1])
+            lines.append(f"| {path.stem} | {m['nmi']:.3f} | {m['ari']:.3f} | {m['acc']:.3f} | "
+                         f"`{settings}` | {rec['wall_time_s']:.0f} |")
     (HERE / "RESULTS.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 

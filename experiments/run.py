@@ -147,8 +147,8 @@ class Progression:
         folder = Path(self.args.results).parent / "figures"
         folder.mkdir(exist_ok=True)
         name = f"progression_{self.args.method}_{_name(self.args)}{self.args.tag}_seed{self.seed}.png"
-        fig.suptitle(f"{self.args.method} on {self.args.dataset}: embedding (PCA of {len(self.points)} points, "
-                     "coloured by class)", fontsize=9)
+        fig.suptitle(f"{self.args.method} on {self.args.dataset}: embedding (PCA of "
+                     f"{len(self.points)} points, coloured by class)", fontsize=9)
         fig.tight_layout()
         fig.savefig(folder / name, dpi=110)
         plt.close(fig)
