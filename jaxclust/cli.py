@@ -218,8 +218,6 @@ def _fit_deep(x, k, args, small, out: Path):
 
 def _plot_experts(path: Path, state, x, index: int, cfg) -> None:
     """Every expert's reconstruction of point ``index`` (k-DAE Fig. 2, DAMIC Figs. 3–4)."""
-    if not 0 <= index < x.shape[0]:
-        raise ValueError(f"--expert-index must be in [0, {x.shape[0]}), got {index}")
     plots.experts(path, *expert_reconstructions(state, x[index:index + 1], cfg),
                   title="each expert's reconstruction and squared error",
                   row_names=[f"point {index}"])
@@ -254,6 +252,8 @@ def cmd_fit(args) -> int:
     check_n_clusters(k, x.shape[0])
     small = x.shape[0] < 5000
     check_positive_int(args.seeds, "--seeds")
+    if not 0 <= args.expert_index < x.shape[0]:
+        raise ValueError(f"--expert-index must be in [0, {x.shape[0]}), got {args.expert_index}")
     out = Path(args.out or f"runs/{args.method}-{Path(args.dataset).stem}")
     out.mkdir(parents=True, exist_ok=True)
     fit = _fit_kmeans if args.method == "kmeans" else _fit_deep

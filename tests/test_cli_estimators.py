@@ -141,6 +141,8 @@ def test_cli_experts_figure_and_select_k(tmp_path, capsys):
     assert "suggested k" in capsys.readouterr().out
     assert cli.main(["select-k", "--k", "3-5", *small]) == 2
     assert "--k must be" in capsys.readouterr().err
+    assert cli.main(["fit", "--method", "kdae", *small, "--expert-index", "200"]) == 2
+    assert "--expert-index must be in [0, 200)" in capsys.readouterr().err
 
 
 def test_estimator_n_seeds_keeps_the_best_objective_and_exposes_all():
