@@ -66,8 +66,8 @@ def select_k(method: ModuleType, x, ks: Sequence[int], cfg, *, seed: int = 0,
 
     method: a module of ``jaxclust.methods`` that pre-trains an autoencoder (``dec`` for
     DEC/IDEC, ``dcn``, ``kdae``, ``damic``); cfg: its ``Config`` (``n_clusters`` is set
-    per k); x ``(n, d)``; ks: at least two increasing k; seeds ``seed … seed+n_seeds-1``
-    (their keys also split the data); y ``(n,)``: optional labels for NMI;
+    per k); x ``(n, d)``; ks: at least two distinct k (sorted here); seeds ``seed …
+    seed+n_seeds-1`` (``seed`` also draws the split); y ``(n,)``: optional labels for NMI;
     ``criterion``: how to suggest k (``"g"`` or ``"silhouette"``, see the module doc);
     the silhouette uses at most ``silhouette_sample`` held-out points. ``on_k(k, row)`` is
     called after each k with that k's numbers.
