@@ -30,6 +30,9 @@ PUBLISHED = {
     ("kmeans", "fashion_mnist"): (0.51, 0.37, 0.47), ("aekm", "fashion_mnist"): (0.62, 0.46, 0.59),
     ("kdae", "fashion_mnist"): (0.65, 0.48, 0.60), ("kmeans", "usps"): (0.63, 0.55, 0.67),
     ("aekm", "usps"): (0.68, 0.61, 0.71), ("kdae", "usps"): (0.80, 0.71, 0.77),
+    ("kmeans", "20news"): (0.41, 0.15, 0.30), ("sc", "20news"): (0.40, 0.17, 0.34),
+    ("aekm", "20news"): (0.47, 0.28, 0.42), ("dcn", "20news"): (0.48, 0.34, 0.44),
+    ("damic", "20news"): (0.57, 0.42, 0.56),
     ("kmeans", "synthetic"): (0.80, 0.81, None), ("sc", "synthetic"): (0.82, 0.83, None),
     ("aekm", "synthetic"): (0.83, 0.84, None), ("damic", "synthetic"): (0.94, 0.96, None),
 }
