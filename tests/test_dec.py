@@ -125,18 +125,26 @@ def test_idec_trains_the_decoder_and_dec_does_not():
 DIGITS_AE = train.AEConfig(hidden=(256, 256, 512), epochs=50, batch_size=64)
 
 
-@pytest.mark.parametrize("idec,threshold", [(False, 0.79), (True, 0.80)])
-def test_dec_and_idec_on_digits_reach_nmi(idec, threshold):
-    """Seed 0, Adam 1e-3, batch 64, full-data target every pass. Measured NMI over seeds
-    0/1/2: DEC 0.810/0.800/0.799, IDEC 0.813/0.810/0.806 (AE+KM 0.746/0.768/0.760)."""
+@pytest.mark.parametrize("idec", [False, True])
+def test_dec_and_idec_on_digits_improve_on_aekm(idec):
+    """Seed 0, Adam 1e-3, batch 64, full-data target every pass, run to the tol stop.
+
+    The result moves with the CPU's float rounding through the pre-trained AE, so the test
+    asserts the gain over the AE+KM start and a floor. Measured NMI, AE+KM → DEC / IDEC,
+    seeds 0/1/2 — one 2-core machine: .746 → .810/.813, .768 → .800/.810, .760 → .799/.806;
+    another: .729 → .787/.790, .775 → .817/.817, .766 → .811/.809 (gain ≥ .042 throughout).
+    """
     x, y = data.load("digits")
     xj = jnp.asarray(x)
     cfg = dec.Config(10, DIGITS_AE, idec=idec, optimizer="adam", lr=1e-3, batch_size=64)
-    state = jax.jit(dec.init, static_argnames="cfg")(jax.random.key(0), xj, cfg=cfg)
+    pre = jax.jit(aekm.fit, static_argnames="cfg")(jax.random.key(0), xj, cfg=cfg.aekm())
+    start = metrics.nmi(y, np.asarray(aekm.predict(pre, xj, cfg.aekm())))
+    state = jax.jit(dec.from_pretrained, static_argnames="cfg")(pre, xj, cfg=cfg)
     epoch = jax.jit(dec.train_epoch, static_argnames="cfg")
     for _ in range(cfg.epochs):
         state, _ = epoch(state, xj, cfg=cfg)
         if bool(state.done):
             break
     assert bool(state.done)
-    assert metrics.nmi(y, np.asarray(dec.predict(state, xj, cfg))) >= threshold
+    end = metrics.nmi(y, np.asarray(dec.predict(state, xj, cfg)))
+    assert end >= start + 0.03 and end >= 0.77
