@@ -101,7 +101,8 @@ def head_config(args, k: int, ae_cfg: train.AEConfig):
 def classifier_config(args, k: int):
     """The Config of IMSAT, RIM or DAC (no autoencoder)."""
     module = parallel.METHODS[args.method]
-    return module.Config(n_clusters=k, epochs=args.max_epochs or module.Config.epochs,
+    epochs = module.Config.epochs if args.max_epochs is None else args.max_epochs
+    return module.Config(n_clusters=k, epochs=epochs,
                          **({"augment": args.augment} if args.method == "imsat" else {}))
 
 
@@ -117,12 +118,10 @@ class Progression:
                                                       replace=False)
         self.acc, self.snapshots = [], []
 
-    def record(self, epoch, state):
-        if len(self.acc) > epoch:  # the last epoch, already recorded inside the loop
-            return
+    def record(self, epoch, state, final=False):
         labels = np.asarray(self.module.predict(state, self.xj, self.cfg))
         self.acc.append(metrics.accuracy(self.y, labels))
-        if epoch & (epoch - 1) == 0 or epoch == self.cfg.epochs:
+        if epoch & (epoch - 1) == 0 or final:
             z = np.asarray(self.module.embed(state, self.xj[self.points], self.cfg))
             self.snapshots.append((epoch, z))
 
@@ -133,9 +132,6 @@ class Progression:
         import matplotlib.pyplot as plt
         from sklearn.decomposition import PCA
 
-        last = len(self.acc) - 1
-        if self.snapshots[-1][0] != last:
-            self.snapshots[-1] = (last, self.snapshots[-1][1])
         shots = self.snapshots[-6:] if len(self.snapshots) > 6 else self.snapshots
         fig, axes = plt.subplots(1, len(shots), figsize=(2.6 * len(shots), 2.8), squeeze=False)
         for ax, (e, z) in zip(axes[0], shots):
@@ -159,13 +155,12 @@ def plot_experts(args, seed, state, x, y, cfg) -> str:
     """k-DAE/DAMIC: the first point of every class, reconstructed by every expert (k-DAE
     Fig. 2), in figures/ beside the results folder; returns the file name."""
     from jaxclust import plots
-    from jaxclust.cli import expert_reconstructions
 
     first = [int(np.flatnonzero(y == c)[0]) for c in np.unique(y)]
     name = f"experts_{args.method}_{_name(args)}{args.tag}_seed{seed}.png"
     folder = Path(args.results).parent / "figures"
     folder.mkdir(exist_ok=True)
-    plots.experts(folder / name, *expert_reconstructions(state, x[first], cfg),
+    plots.experts(folder / name, *plots.expert_reconstructions(state, x[first], cfg),
                   title=f"{args.method} on {args.dataset}, seed {seed}: the first point of each "
                         "class and every expert's reconstruction (red: the winner)",
                   row_names=[f"class {y[i]}" for i in first])
@@ -225,7 +220,7 @@ def run_seed(args, x, y, seed: int) -> dict:
             labels = module.predict(state, xj, cfg)
             extra.update(cluster_epochs=n_epochs)
             if trace:
-                trace.record(n_epochs, state)
+                trace.record(n_epochs, state, final=True)
                 extra.update(progression=trace.finish())
             if hasattr(state, "done"):
                 extra.update(converged=bool(state.done))

@@ -17,7 +17,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 import jaxclust
-from jaxclust import data, kmeans, metrics, nets, parallel, plots, select
+from jaxclust import data, kmeans, metrics, parallel, plots, select
 from jaxclust.methods import aekm, damic, dcn, dec, imsat, kdae
 from jaxclust.train import AEConfig
 from jaxclust.validation import check_n_clusters, check_positive_int
@@ -218,18 +218,9 @@ def _fit_deep(x, k, args, small, out: Path):
 
 def _plot_experts(path: Path, state, x, index: int, cfg) -> None:
     """Every expert's reconstruction of point ``index`` (k-DAE Fig. 2, DAMIC Figs. 3–4)."""
-    plots.experts(path, *expert_reconstructions(state, x[index:index + 1], cfg),
+    plots.experts(path, *plots.expert_reconstructions(state, x[index:index + 1], cfg),
                   title="each expert's reconstruction and squared error",
                   row_names=[f"point {index}"])
-
-
-def expert_reconstructions(state, x, cfg):
-    """For k-DAE/DAMIC: ``x`` ``(m, d)``, every expert's reconstruction ``(m, k, d)`` and
-    squared error ``(m, k)``, as numpy arrays."""
-    members = state.variables if isinstance(state, kdae.State) else state.members
-    (_, x_hat), _ = nets.apply_ensemble(cfg.member.module(x.shape[1]), members, jnp.asarray(x))
-    x_hat = np.swapaxes(np.asarray(x_hat), 0, 1)
-    return np.asarray(x), x_hat, ((x_hat - np.asarray(x)[:, None]) ** 2).sum(axis=-1)
 
 
 def _fit_kmeans(x, k, args, small, out):

@@ -3,6 +3,8 @@ import os
 from pathlib import Path
 
 import jax
+import jax.numpy as jnp
+import numpy as np
 import pytest
 
 jax.config.update("jax_numpy_rank_promotion", "raise")
@@ -23,3 +25,26 @@ def data_dir():
     if not path.is_dir():
         pytest.skip(f"raw data folder {path} not present")
     return path
+
+
+@pytest.fixture
+def digits_head():
+    """Run a clustering head on digits from its AE+KM start (key 0) until ``cfg.epochs``
+    or its stop flag. Returns ``(start_nmi, end_nmi, state)``."""
+    from jaxclust import data, metrics
+    from jaxclust.methods import aekm
+
+    def run(method, cfg):
+        x, y = data.load("digits")
+        xj = jnp.asarray(x)
+        pre = jax.jit(aekm.fit, static_argnames="cfg")(jax.random.key(0), xj, cfg=cfg.aekm())
+        start = metrics.nmi(y, np.asarray(aekm.predict(pre, xj, cfg.aekm())))
+        state = jax.jit(method.from_pretrained, static_argnames="cfg")(pre, xj, cfg=cfg)
+        epoch = jax.jit(method.train_epoch, static_argnames="cfg")
+        for _ in range(cfg.epochs):
+            state, _ = epoch(state, xj, cfg=cfg)
+            if bool(getattr(state, "done", False)):
+                break
+        return start, metrics.nmi(y, np.asarray(method.predict(state, xj, cfg))), state
+
+    return run

@@ -76,24 +76,14 @@ def test_dcn_keeps_aekm_start_and_improves_the_objective():
     assert float(dcn.objective(state, x, CFG)) < before
 
 
-def test_dcn_on_digits_improves_on_aekm():
+def test_dcn_on_digits_improves_on_aekm(digits_head):
     """Seed 0, λ = 0.1, Adam 1e-3, batch 64, 10 joint epochs from a (256, 256, 512) AE.
 
     As for DEC, the gain over the AE+KM start and a floor are asserted (the AE moves with
     the CPU's float rounding). Measured NMI, AE+KM → DCN, seeds 0/1/2 — one 2-core machine:
     .746 → .786, .768 → .807, .760 → .797; another: .729 → .759, .775 → .806, .766 → .792.
     """
-    from jaxclust import metrics
-
-    x, y = data.load("digits")
-    xj = jnp.asarray(x)
     ae = train.AEConfig(hidden=(256, 256, 512), epochs=50, batch_size=64)
     cfg = dcn.Config(10, ae, lam=0.1, lr=1e-3, batch_size=64, epochs=10)
-    pre = jax.jit(aekm.fit, static_argnames="cfg")(jax.random.key(0), xj, cfg=cfg.aekm())
-    start = metrics.nmi(y, np.asarray(aekm.predict(pre, xj, cfg.aekm())))
-    state = jax.jit(dcn.from_pretrained, static_argnames="cfg")(pre, xj, cfg=cfg)
-    epoch = jax.jit(dcn.train_epoch, static_argnames="cfg")
-    for _ in range(cfg.epochs):
-        state, _ = epoch(state, xj, cfg=cfg)
-    end = metrics.nmi(y, np.asarray(dcn.predict(state, xj, cfg)))
+    start, end, _ = digits_head(dcn, cfg)
     assert end >= start + 0.015 and end >= 0.745

@@ -3,7 +3,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxclust import data, metrics, train
+from jaxclust import data, train
 from jaxclust.losses import dec_loss, soft_assignment, target_distribution
 from jaxclust.methods import aekm, dec
 
@@ -126,7 +126,7 @@ DIGITS_AE = train.AEConfig(hidden=(256, 256, 512), epochs=50, batch_size=64)
 
 
 @pytest.mark.parametrize("idec", [False, True])
-def test_dec_and_idec_on_digits_improve_on_aekm(idec):
+def test_dec_and_idec_on_digits_improve_on_aekm(idec, digits_head):
     """Seed 0, Adam 1e-3, batch 64, full-data target every pass, run to the tol stop.
 
     The result moves with the CPU's float rounding through the pre-trained AE, so the test
@@ -134,17 +134,7 @@ def test_dec_and_idec_on_digits_improve_on_aekm(idec):
     seeds 0/1/2 — one 2-core machine: .746 → .810/.813, .768 → .800/.810, .760 → .799/.806;
     another: .729 → .787/.790, .775 → .817/.817, .766 → .811/.809 (gain ≥ .042 throughout).
     """
-    x, y = data.load("digits")
-    xj = jnp.asarray(x)
     cfg = dec.Config(10, DIGITS_AE, idec=idec, optimizer="adam", lr=1e-3, batch_size=64)
-    pre = jax.jit(aekm.fit, static_argnames="cfg")(jax.random.key(0), xj, cfg=cfg.aekm())
-    start = metrics.nmi(y, np.asarray(aekm.predict(pre, xj, cfg.aekm())))
-    state = jax.jit(dec.from_pretrained, static_argnames="cfg")(pre, xj, cfg=cfg)
-    epoch = jax.jit(dec.train_epoch, static_argnames="cfg")
-    for _ in range(cfg.epochs):
-        state, _ = epoch(state, xj, cfg=cfg)
-        if bool(state.done):
-            break
+    start, end, state = digits_head(dec, cfg)
     assert bool(state.done)
-    end = metrics.nmi(y, np.asarray(dec.predict(state, xj, cfg)))
     assert end >= start + 0.03 and end >= 0.77

@@ -29,7 +29,7 @@ class Config:
     pre-training as a classifier of the k-means labels; joint Adam ``lr``, ``batch_size``,
     ``epochs``. ``variance``: σ² of each expert's Gaussian likelihood, the distance being
     ``‖x − f_i(x)‖² / (2σ²)`` (the paper: σ² = 1). Where reconstruction errors are small
-    (the synthetic set: ≈ 0.01–0.1 per point) σ² = 1 leaves the experts' likelihoods
+    (the synthetic set: ≈ 1e-3 per point) σ² = 1 leaves the experts' likelihoods
     almost equal and the gate without a signal; a σ² of the errors' order restores it.
     """
 
@@ -93,6 +93,11 @@ def init(key: jax.Array, x: jax.Array, cfg: Config) -> State:
     return from_pretrained(aekm.fit(key, x, cfg.aekm()), x, cfg)
 
 
+def _distances(squared_errors, cfg: Config):
+    """The Gaussian likelihood's distances ``‖x − f_i(x)‖² / (2σ²)``."""
+    return squared_errors / (2.0 * cfg.variance)
+
+
 def train_step(state: State, batch: jax.Array, cfg: Config):
     """One Adam step of the gate and all experts on ``batch`` ``(B, d)``."""
     module = cfg.member.module(batch.shape[1])
@@ -100,7 +105,7 @@ def train_step(state: State, batch: jax.Array, cfg: Config):
     def loss_fn(trainable):
         members = {**state.members, "params": trainable["members"]}
         (_, x_hat), members = nets.apply_ensemble(module, members, batch, train=True)
-        dist = reconstruction_error(batch, x_hat, "sse") / (2.0 * cfg.variance)  # (B, k)
+        dist = _distances(reconstruction_error(batch, x_hat, "sse"), cfg)  # (B, k)
         logits = cfg.gate().apply({**state.gate, "params": trainable["gate"]}, batch)
         return jnp.mean(damic_loss(logits, dist)), members
 
@@ -137,7 +142,7 @@ def predict(state: State, x: jax.Array, cfg: Config) -> jax.Array:
 
 def objective(state: State, x: jax.Array, cfg: Config) -> jax.Array:
     """The mean DAMIC loss on all of ``x`` (ranks seeds)."""
-    dist = errors(state, x, cfg) / (2.0 * cfg.variance)
+    dist = _distances(errors(state, x, cfg), cfg)
     return jnp.mean(damic_loss(cfg.gate().apply(state.gate, x), dist))
 
 
