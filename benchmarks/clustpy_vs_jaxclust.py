@@ -15,11 +15,16 @@ mean of the rest. ClustPy's epochs are timed by wrapping the ``tqdm.trange`` its
 over — its computation is untouched. Peak memory: the child's maximum resident set size.
 ACC/NMI of both on the same config say we are not faster by doing less.
 
+On a GPU both sides use it: ClustPy picks CUDA itself (``detect_device``) and JAX its
+default device; each child also records its device and peak device memory. ClustPy's data
+loader runs on the host either way (its own design, left as is).
+
 torchvision: ClustPy imports it at module level for data augmentation, which these runs do
 not use. The torchvision wheel on PyPI is built for a different torch build than the CPU
 torch 2.13.0 on these machines and fails to load its operators, so the child puts a
 placeholder ``torchvision`` module on the path (``--torchvision-stub``, on by default); any
-use of augmentation would fail loudly, not silently.
+use of augmentation would fail loudly, not silently. Where a matching torchvision is
+installed (the GPU image), pass ``--no-torchvision-stub``.
 
 Writes benchmarks/results/clustpy_vs_jaxclust.json.
 """
@@ -88,8 +93,11 @@ def run_jaxclust(method: str, args) -> dict:
     state, cluster_times = timed_epochs(jax.jit(module.train_epoch, static_argnames="cfg"),
                                         state, args.cluster_epochs)
     labels = module.predict(state, xj, cfg)
+    dev = jax.devices()[0]
+    stats = dev.memory_stats() or {}
     return {"pretrain": split_first(pre_times), "cluster": split_first(cluster_times),
             "metrics": metrics.evaluate(y, labels), "peak_rss_mb": peak_mb(),
+            "device": dev.device_kind, "peak_device_mb": stats.get("peak_bytes_in_use", 0) / 2**20,
             "version": jax.__version__}
 
 
@@ -160,11 +168,14 @@ def run_clustpy(method: str, args) -> dict:
     else:
         est = {"dec": DEC, "idec": IDEC}[method](**common)
     est.fit(x)
+    cuda = torch.cuda.is_available()
     (pre_desc, pre), (cl_desc, cl) = list(timer.times.items())
     assert "AE" in pre_desc and len(pre) == args.pretrain_epochs, timer.times.keys()
     assert len(cl) == args.cluster_epochs, timer.times.keys()
     return {"pretrain": split_first(pre), "cluster": split_first(cl),
             "metrics": metrics.evaluate(y, est.labels_), "peak_rss_mb": peak_mb(),
+            "device": torch.cuda.get_device_name() if cuda else "cpu",
+            "peak_device_mb": torch.cuda.max_memory_allocated() / 2**20 if cuda else 0,
             "version": torch.__version__}
 
 

@@ -9,6 +9,7 @@ time. Writes benchmarks/results/kmeans_vs_sklearn.json and prints a markdown tab
 """
 import argparse
 import json
+import os
 import platform
 import time
 from pathlib import Path
@@ -59,6 +60,7 @@ def main():
                bench("mnist_pca_70k_x_10", x10, 10, args.n_init, args.repeats)]
     import sklearn
     record = {"device": jax.devices()[0].device_kind, "cpu": platform.processor() or platform.machine(),
+              "cpu_count": os.cpu_count(),
               "jax_version": jax.__version__, "sklearn_version": sklearn.__version__,
               "command": "python benchmarks/kmeans_vs_sklearn.py " + " ".join(
                   f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items() if k != "out"),
