@@ -10,7 +10,7 @@ each method, per table, in ``experiments/figures/``.
 """
 import json
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
 from pathlib import Path
 
 import numpy as np
@@ -28,8 +28,11 @@ PUBLISHED = {
     ("rim", "mnist"): (None, None, 0.585),
     ("kdae", "mnist"): (0.86, 0.82, 0.88), ("damic", "mnist"): (0.87, 0.81, 0.89),
     ("kmeans", "fashion_mnist"): (0.51, 0.37, 0.47), ("aekm", "fashion_mnist"): (0.62, 0.46, 0.59),
-    ("kdae", "fashion_mnist"): (0.65, 0.48, 0.60), ("kmeans", "usps"): (0.63, 0.55, 0.67),
-    ("aekm", "usps"): (0.68, 0.61, 0.71), ("kdae", "usps"): (0.80, 0.71, 0.77),
+    ("kdae", "fashion_mnist"): (0.65, 0.48, 0.60), ("damic", "fashion_mnist"): (0.65, 0.48, 0.60),
+    ("dec", "fashion_mnist"): (0.54, 0.40, 0.51), ("dcn", "fashion_mnist"): (0.55, 0.42, 0.50),
+    ("kmeans", "usps"): (0.63, 0.55, 0.67), ("aekm", "usps"): (0.68, 0.61, 0.71),
+    ("kdae", "usps"): (0.80, 0.71, 0.77), ("damic", "usps"): (0.78, 0.70, 0.75),
+    ("dec", "usps"): (0.77, None, 0.76), ("dcn", "usps"): (0.68, None, 0.69),
     ("kmeans", "20news"): (0.41, 0.15, 0.30), ("sc", "20news"): (0.40, 0.17, 0.34),
     ("aekm", "20news"): (0.47, 0.28, 0.42), ("dcn", "20news"): (0.48, 0.34, 0.44),
     ("damic", "20news"): (0.57, 0.42, 0.56),
@@ -70,7 +73,7 @@ def cell_variant(method, dataset, extra):
 
 def row(label, dataset, variant, recs):
     """One table row: ours over seeds, the paper, and ours − paper on the last published metric."""
-    paper = ABLATION.get(variant, PUBLISHED.get((variant.rsplit("_", 1)[0], dataset)))
+    paper = ABLATION.get(variant, PUBLISHED.get((variant.split(f"_{dataset}")[0], dataset)))
     paper_s = "/".join("–" if v is None else f"{v:g}" for v in paper) if paper else ""
     if not recs:
         return f"| {label} | – | not run yet | | | {paper_s} | | | |"
@@ -83,7 +86,13 @@ def row(label, dataset, variant, recs):
     seeds = ",".join(str(r["seed"]) for r in recs)
     return (f"| {label} | {len(recs)} ({seeds}) | {fmt(m['nmi'])} | {fmt(m['ari'])} | "
             f"{fmt(m['acc'])} | {paper_s} | {diff} | "
-            f"{np.mean([r['wall_time_s'] for r in recs]):.0f} | {recs[0]['device']} |")
+            f"{np.mean([r['wall_time_s'] for r in recs]):.0f} | {devices(recs)} |")
+
+
+def devices(recs) -> str:
+    """Where the seeds ran, e.g. ``cpu (2 cores) ×3, NVIDIA H100 80GB HBM3 ×2``."""
+    counts = Counter(r["device"] for r in recs)
+    return ", ".join(f"{d} ×{n}" if len(counts) > 1 else d for d, n in counts.items())
 
 
 def plot_table(name, cells, groups):
@@ -158,11 +167,11 @@ def main():
             continue
         method, dataset = recs[0]["method"], recs[0]["dataset"]
         m = {key: [r["metrics"][key] for r in recs] for key in METRICS}
-        paper = PUBLISHED.get((variant.rsplit("_", 1)[0], dataset))
+        paper = PUBLISHED.get((variant.split(f"_{dataset}")[0], dataset))
         paper_s = "/".join("–" if v is None else f"{v:g}" for v in paper) if paper else ""
         lines.append(f"| {method} | {dataset} | {variant} | {','.join(str(r['seed']) for r in recs)} | "
                      f"{fmt(m['nmi'])} | {fmt(m['ari'])} | {fmt(m['acc'])} | {paper_s} | "
-                     f"{np.mean([r['wall_time_s'] for r in recs]):.0f} | {recs[0]['device']} |")
+                     f"{np.mean([r['wall_time_s'] for r in recs]):.0f} | {devices(recs)} |")
     variants = sorted((HERE / "results" / "variants").glob("*.json"))
     if variants:
         lines += ["", "## Variants tried (settings explored; records in `results/variants/`)", "",
