@@ -102,8 +102,11 @@ def classifier_config(args, k: int):
     """The Config of IMSAT, RIM or DAC (no autoencoder)."""
     module = parallel.METHODS[args.method]
     epochs = module.Config.epochs if args.max_epochs is None else args.max_epochs
-    return module.Config(n_clusters=k, epochs=epochs,
-                         **({"augment": args.augment} if args.method == "imsat" else {}))
+    extra = {"augment": args.augment} if args.method == "imsat" else {}
+    if args.method in ("imsat", "rim"):
+        extra.update({f: getattr(args, f) for f in ("eps_scale", "weight_decay")
+                      if getattr(args, f) is not None})
+    return module.Config(n_clusters=k, epochs=epochs, **extra)
 
 
 class Progression:
@@ -254,6 +257,9 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--method", required=True, choices=["kmeans", "sc", *HEADS, *CLASSIFIERS])
     p.add_argument("--augment", default="vat", choices=["vat", "rpt"], help="IMSAT's")
+    p.add_argument("--eps-scale", type=float, default=None,
+                   help="IMSAT's perturbation radius in 10th-neighbour distances (default 0.25)")
+    p.add_argument("--weight-decay", type=float, default=None, help="IMSAT/RIM's (AdamW)")
     p.add_argument("--dataset", required=True)
     p.add_argument("--data-dir", default=None)
     p.add_argument("--subset", type=int, default=None)
