@@ -76,8 +76,10 @@ def test_vat_direction_increases_the_divergence_more_than_random():
 def test_neighbour_distance_against_scikit_learn():
     x = np.random.default_rng(3).standard_normal((300, 5)).astype(np.float32)
     dist, _ = NearestNeighbors(n_neighbors=11).fit(x).kneighbors(x)  # column 0: the point
-    np.testing.assert_allclose(imsat.neighbour_distance(jnp.asarray(x), 10, chunk=64),
-                               dist[:, 10], rtol=1e-4)
+    # chunks that divide n or not, narrower than k + 1, wider than n: the two-stage search
+    for chunk in (64, 100, 8, 1024):
+        np.testing.assert_allclose(imsat.neighbour_distance(jnp.asarray(x), 10, chunk=chunk),
+                                   dist[:, 10], rtol=1e-4)
     with pytest.raises(ValueError, match="n_neighbors"):
         imsat.neighbour_distance(jnp.asarray(x[:5]), 10)
 

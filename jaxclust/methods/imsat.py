@@ -81,15 +81,29 @@ class State(NamedTuple):
 
 def neighbour_distance(x: jax.Array, k: int, chunk: int = 1024) -> jax.Array:
     """Euclidean distance from each row of ``x`` ``(n, d)`` to its k-th nearest other row
-    ``(n,)``, computed in blocks of rows (never the whole ``(n, n)`` matrix)."""
+    ``(n,)``, computed in blocks of ``chunk`` rows (never the whole ``(n, n)`` matrix).
+
+    The k + 1 smallest of a row's n distances are found in two stages: the k + 1 smallest
+    of each ``chunk``-wide column slice, then of those candidates (exact: every one of the
+    row's k + 1 smallest is among its slice's). On a CPU this is ≈ 10× faster than one
+    ``top_k`` over all n columns (MNIST: 1 s against 11 s per block of 1 024 rows).
+    """
     n, d = x.shape
     if not 1 <= k < n:
         raise ValueError(f"n_neighbors must be in [1, n), got {k} for n = {n}")
     size = min(chunk, n)
     blocks = jnp.pad(x, ((0, (-n) % size), (0, 0))).reshape(-1, size, d)
-    # the k+1 smallest include the point itself (distance 0)
-    kth = jax.lax.map(lambda b: -jax.lax.top_k(-kmeans.sq_distances(b, x), k + 1)[0][:, k],
-                      blocks)
+    width = max(size, k + 1)  # column slices hold at least k + 1 entries
+    n_cols = -(-n // width) * width
+
+    def kth_smallest(block):
+        d2 = jnp.pad(kmeans.sq_distances(block, x), ((0, 0), (0, n_cols - n)),
+                     constant_values=jnp.inf)
+        cand = -jax.lax.top_k(-d2.reshape(size, -1, width), k + 1)[0]
+        # the k+1 smallest include the point itself (distance 0)
+        return -jax.lax.top_k(-cand.reshape(size, -1), k + 1)[0][:, k]
+
+    kth = jax.lax.map(kth_smallest, blocks)
     return jnp.sqrt(jnp.maximum(kth.reshape(-1)[:n], 0.0))
 
 
