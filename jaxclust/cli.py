@@ -59,6 +59,9 @@ def _build_parser() -> argparse.ArgumentParser:
     select.add_argument("--criterion", choices=("g", "silhouette"), default="g",
                         help="suggest the k before G's sharpest drop (DEC's), or the k of "
                              "the highest held-out silhouette")
+    select.add_argument("--resume", action="store_true",
+                        help="reuse the k already finished in OUT/select_k_rows.json (each "
+                             "k is written there as it finishes) instead of fitting them again")
     return parser
 
 
@@ -297,14 +300,30 @@ def cmd_select_k(args) -> int:
     out = Path(args.out or f"runs/select-k-{args.method}-{Path(args.dataset).stem}")
     out.mkdir(parents=True, exist_ok=True)
 
+    rows_path = out / "select_k_rows.json"
+    config = {name: v for name, v in _to_json(cfg).items() if name != "n_clusters"}
+    setting = json.loads(json.dumps({  # as it reads back from disk (tuples become lists)
+        "method": args.method, "dataset": args.dataset, "seed": args.seed, "seeds": args.seeds,
+        "subset": args.subset, "val_fraction": args.val_fraction, "config": config}))
+    done = {}
+    if args.resume and rows_path.exists():
+        saved = json.loads(rows_path.read_text())
+        if saved["setting"] != setting:
+            raise ValueError(f"{rows_path} was written with other settings ({saved['setting']}); "
+                             "use another --out or drop --resume")
+        done = {int(k): row for k, row in saved["rows"].items()}
+        print(f"resuming: k = {sorted(done)} already done", flush=True)
+
     def report(k, row):
-        nmi = f"  NMI {row['nmi'].mean():.4f}" if "nmi" in row else ""
-        print(f"k={k:3d}  G {row['g'].mean():.4f}  silhouette {row['silhouette'].mean():.4f}"
+        done[k] = {name: np.asarray(v).tolist() for name, v in row.items()}
+        rows_path.write_text(json.dumps({"setting": setting, "rows": done}, indent=1))
+        nmi = f"  NMI {np.mean(row['nmi']):.4f}" if "nmi" in row else ""
+        print(f"k={k:3d}  G {np.mean(row['g']):.4f}  silhouette {np.mean(row['silhouette']):.4f}"
               f"{nmi}", flush=True)
 
     res = select.select_k(parallel.METHODS[args.method], x, ks, cfg, seed=args.seed,
                           n_seeds=args.seeds, y=y, val_fraction=args.val_fraction,
-                          criterion=args.criterion, on_k=report)
+                          criterion=args.criterion, on_k=report, done=dict(done))
     record = {"method": args.method, "dataset": args.dataset,
               "seeds": [args.seed + i for i in range(args.seeds)],
               "ks": res.ks.tolist(), "suggested_k": res.suggested, "criterion": res.criterion,

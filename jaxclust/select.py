@@ -20,7 +20,7 @@ for every k, so the scores compare), which works there.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from types import ModuleType
 from typing import NamedTuple
 
@@ -61,7 +61,8 @@ def suggest_k(ks: Sequence[int], scores: np.ndarray, criterion: str = "g") -> in
 
 def select_k(method: ModuleType, x, ks: Sequence[int], cfg, *, seed: int = 0,
              n_seeds: int = 1, y=None, val_fraction: float = 0.2, criterion: str = "g",
-             silhouette_sample: int = 2000, on_k: Callable[[int, dict], None] | None = None) -> SelectK:
+             silhouette_sample: int = 2000, on_k: Callable[[int, dict], None] | None = None,
+             done: Mapping[int, dict] | None = None) -> SelectK:
     """Fit ``method`` for every k in ``ks`` and measure G = L_train / L_validation.
 
     method: a module of ``jaxclust.methods`` that pre-trains an autoencoder (``dec`` for
@@ -70,7 +71,10 @@ def select_k(method: ModuleType, x, ks: Sequence[int], cfg, *, seed: int = 0,
     seed+n_seeds-1`` (``seed`` also draws the split); y ``(n,)``: optional labels for NMI;
     ``criterion``: how to suggest k (``"g"`` or ``"silhouette"``, see the module doc);
     the silhouette uses at most ``silhouette_sample`` held-out points. ``on_k(k, row)`` is
-    called after each k with that k's numbers.
+    called after each k with that k's numbers (arrays ``(S,)`` under ``train``, ``val``,
+    ``g``, ``silhouette`` and, with labels, ``nmi``); ``done`` maps k to such a row from an
+    earlier sitting with the same data, config and seeds: those k are not fitted again (the
+    autoencoders are, being cheaper than a clustering phase per k and deterministic).
     """
     x = check_data(x)
     ks = np.asarray(sorted(set(int(k) for k in ks)))
@@ -94,6 +98,9 @@ def select_k(method: ModuleType, x, ks: Sequence[int], cfg, *, seed: int = 0,
     z_val = jax.vmap(lambda s: aekm.embed(s, x_val[:silhouette_sample], cfg.aekm()))(pre.states)
     rows = []
     for k in ks:
+        if done and int(k) in done:
+            rows.append({name: np.asarray(v) for name, v in done[int(k)].items()})
+            continue
         cfg_k = dataclasses.replace(cfg, n_clusters=int(k))
         res = parallel.fit_seeds(method, keys, x_train, cfg_k, pretrained=pre.states)
         loss = jax.vmap(lambda s, xs: method.objective(s, xs, cfg_k), in_axes=(0, None))

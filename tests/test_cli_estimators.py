@@ -139,6 +139,15 @@ def test_cli_experts_figure_and_select_k(tmp_path, capsys):
     assert record["ks"] == [3, 4] and record["criterion"] == "g"
     assert np.asarray(record["g"]).shape == (2, 1) and (tmp_path / "sel" / "select_k.png").exists()
     assert "suggested k" in capsys.readouterr().out
+    # Resuming reuses the finished k (identical numbers) and fits only the new one.
+    assert cli.main(["select-k", "--method", "dec", "--k", "3,4,5", *small, "--resume",
+                     "--out", str(tmp_path / "sel")]) == 0
+    assert "k = [3, 4] already done" in capsys.readouterr().out
+    resumed = json.loads((tmp_path / "sel" / "select_k.json").read_text())
+    assert resumed["ks"] == [3, 4, 5] and resumed["g"][:2] == record["g"]
+    assert cli.main(["select-k", "--method", "dec", "--k", "3,4", *small, "--resume", "--lr",
+                     "0.01", "--out", str(tmp_path / "sel")]) == 2
+    assert "other settings" in capsys.readouterr().err
     assert cli.main(["select-k", "--k", "3-5", *small]) == 2
     assert "--k must be" in capsys.readouterr().err
     assert cli.main(["fit", "--method", "kdae", *small, "--expert-index", "200"]) == 2
