@@ -72,64 +72,55 @@ def kmeans_plusplus(key: jax.Array, x: jax.Array, k: int, n_trials: int | None =
 
 
 def lloyd_step(x: jax.Array, centroids: jax.Array) -> tuple[jax.Array, jax.Array]:
-    """One Lloyd step for R restarts at once: assign, then move centroids to their means.
+    """One Lloyd step: assign every point, then move each centroid to its points' mean.
 
-    The R restarts share one pass over ``x``: distances to all ``R·k`` centroids are one
-    matmul, and the centroid sums are one one-hot matmul. An empty cluster is re-seeded at
-    one of the points farthest from their centroid (the j-th empty cluster of a restart takes
-    its j-th farthest point), so no centroid becomes NaN.
+    The cross products and the centroid sums are one matmul each, laid out ``(k, n)``
+    (on XLA:CPU ≈ 5× faster than ``(n, k)`` for small ``d``: the arg-min then reduces a
+    major axis). An empty cluster is re-seeded at one of the points farthest from their
+    centroid (the j-th empty cluster takes the j-th farthest point), so no centroid becomes
+    NaN.
 
     Args:
-      x: ``(n, d)``; centroids: ``(R, k, d)``.
+      x: ``(n, d)``; centroids: ``(k, d)``.
 
     Returns:
-      New centroids ``(R, k, d)`` and the labels ``(R, n)`` they were computed from.
+      New centroids ``(k, d)`` and the labels ``(n,)`` int32 they were computed from.
     """
-    r, k, d = centroids.shape
-    n = x.shape[0]
-    d2 = sq_distances(x, centroids.reshape(r * k, d)).reshape(n, r, k)
-    labels = jnp.argmin(d2, axis=2).astype(jnp.int32)  # (n, R)
-    one_hot = jax.nn.one_hot(labels, k, dtype=x.dtype).reshape(n, r * k)
-    counts = jnp.sum(one_hot, axis=0).reshape(r, k)
-    means = (one_hot.T @ x).reshape(r, k, d) / jnp.maximum(counts, 1.0)[..., None]
+    k = centroids.shape[0]
+    # argmin_j ‖x − c_j‖² = argmin_j (‖c_j‖²/2 − x·c_j): ‖x‖² is the same for every j.
+    half_c_sq = 0.5 * jnp.sum(centroids * centroids, axis=1)[:, None]
+    labels = jnp.argmin(half_c_sq - centroids @ x.T, axis=0).astype(jnp.int32)
+    one_hot = jax.nn.one_hot(labels, k, dtype=x.dtype, axis=0)  # (k, n)
+    counts = jnp.sum(one_hot, axis=1)
+    means = (one_hot @ x) / jnp.maximum(counts, 1.0)[:, None]
     empty = counts == 0
 
     def reseed(means):
-        own_d2 = jnp.take_along_axis(d2, labels[..., None], axis=2)[..., 0].T  # (R, n)
-        _, farthest = jax.lax.top_k(own_d2, k)  # (R, k)
-        rank = jnp.clip(jnp.cumsum(empty, axis=1) - 1, 0, k - 1)
-        far = x[jnp.take_along_axis(farthest, rank, axis=1)]  # (R, k, d)
-        return jnp.where(empty[..., None], far, means)
+        own_d2 = jnp.sum((x - centroids[labels]) ** 2, axis=1)
+        _, farthest = jax.lax.top_k(own_d2, k)
+        rank = jnp.clip(jnp.cumsum(empty) - 1, 0, k - 1)
+        return jnp.where(empty[:, None], x[farthest[rank]], means)
 
     # The top-k search runs only when some cluster is empty (rare).
-    return jax.lax.cond(jnp.any(empty), reseed, lambda m: m, means), labels.T
+    return jax.lax.cond(jnp.any(empty), reseed, lambda m: m, means), labels
 
 
 def _lloyd(x, centroids, max_iter, tol):
-    """Lloyd iterations on R restarts ``(R, k, d)``; each stops on its own.
-
-    A restart is done when no label changed or its centres moved less than ``tol``
-    (squared); done restarts are frozen while the others go on. Returns the centroids
-    ``(R, k, d)`` and the iterations each used ``(R,)``.
-    """
-    r = centroids.shape[0]
+    """Lloyd iterations from ``centroids`` ``(k, d)`` until no label changes, the centres
+    move less than ``tol`` (squared), or ``max_iter``. Returns the centroids ``(k, d)``
+    and the iterations used ``()``."""
 
     def cond(state):
         _, _, active, n_iter = state
-        return jnp.any(active & (n_iter < max_iter))
+        return active & (n_iter < max_iter)
 
     def body(state):
-        centroids, labels, active, n_iter = state
-        active = active & (n_iter < max_iter)
+        centroids, labels, _, n_iter = state
         new, new_labels = lloyd_step(x, centroids)
-        shift = jnp.sum((new - centroids) ** 2, axis=(1, 2))
-        centroids = jnp.where(active[:, None, None], new, centroids)
-        n_iter = n_iter + active.astype(jnp.int32)
-        active = active & (shift > tol) & jnp.any(new_labels != labels, axis=1)
-        return centroids, new_labels, active, n_iter
+        active = (jnp.sum((new - centroids) ** 2) > tol) & jnp.any(new_labels != labels)
+        return new, new_labels, active, n_iter + 1
 
-    labels0 = jnp.full((r, x.shape[0]), -1, jnp.int32)
-    init = (centroids, labels0, jnp.ones((r,), bool), jnp.zeros((r,), jnp.int32))
+    init = (centroids, jnp.full((x.shape[0],), -1, jnp.int32), jnp.array(True), jnp.array(0))
     centroids, _, _, n_iter = jax.lax.while_loop(cond, body, init)
     return centroids, n_iter
 
@@ -149,8 +140,9 @@ def kmeans(key: jax.Array, x: jax.Array, k: int, n_init: int = 10, max_iter: int
         variance (scikit-learn's relative tolerance), or when no label changes.
 
     Returns:
-      ``KMeansResult`` of the best restart. The restarts run together (one matmul over
-      all ``n_init·k`` centroids per Lloyd step), each stopping on its own. Data are centred internally (better float32
+      ``KMeansResult`` of the best restart. The restarts run one after another, each to
+      its own convergence (batching them would run every restart as long as the slowest:
+      ≈ 2.5× the Lloyd steps on MNIST). Data are centred internally (better float32
       precision of the matmul distances); the centroids are returned in input coordinates.
     """
     x = jnp.asarray(x)
@@ -158,7 +150,7 @@ def kmeans(key: jax.Array, x: jax.Array, k: int, n_init: int = 10, max_iter: int
     xc = x - mean
     tol_abs = tol * jnp.mean(jnp.var(x, axis=0))
     seeds = jax.vmap(kmeans_plusplus, (0, None, None))(jax.random.split(key, n_init), xc, k)
-    centroids, n_iter = _lloyd(xc, seeds, max_iter, tol_abs)
+    centroids, n_iter = jax.lax.map(lambda c: _lloyd(xc, c, max_iter, tol_abs), seeds)
     # Exact inertia of every restart (direct differences, not the matmul form).
     labels = jax.vmap(lambda c: assign(xc, c)[0])(centroids)
     inertias = jax.vmap(inertia, (None, 0, 0))(xc, centroids, labels)

@@ -64,10 +64,10 @@ def test_more_clusters_than_distinct_points_gives_no_nan(key):
 
 def test_empty_cluster_is_reseeded_at_farthest_point():
     x = jnp.array([[0.0], [0.1], [10.0]])
-    centroids = jnp.array([[[0.05], [100.0]]])  # the second centroid owns no point
+    centroids = jnp.array([[0.05], [100.0]])  # the second centroid owns no point
     new, labels = km.lloyd_step(x, centroids)
-    np.testing.assert_array_equal(labels, [[0, 0, 0]])
-    np.testing.assert_allclose(new[0, 1], [10.0])
+    np.testing.assert_array_equal(labels, [0, 0, 0])
+    np.testing.assert_allclose(new[1], [10.0])
 
 
 def test_online_update_is_running_mean_from_count_one():
