@@ -104,7 +104,7 @@ def classifier_config(args, k: int):
     epochs = module.Config.epochs if args.max_epochs is None else args.max_epochs
     extra = {"augment": args.augment} if args.method == "imsat" else {}
     if args.method in ("imsat", "rim"):
-        extra.update({f: getattr(args, f) for f in ("eps_scale", "weight_decay")
+        extra.update({f: getattr(args, f) for f in ("eps_scale", "weight_decay", "l2")
                       if getattr(args, f) is not None})
     return module.Config(n_clusters=k, epochs=epochs, **extra)
 
@@ -238,7 +238,7 @@ def run_seed(args, x, y, seed: int) -> dict:
             "n_samples": int(x.shape[0]), "r_min": args.r_min, "wall_time_s": wall,
             "device": _device(), "host": platform.machine(),
             "jax_version": jax.__version__, "jaxclust_version": jaxclust.__version__,
-            "command": "python experiments/run.py " + " ".join(sys.argv[1:])}
+            "command": "python experiments/run.py " + " ".join(args.argv)}
 
 
 def _device() -> str:
@@ -259,7 +259,10 @@ def main(argv=None):
     p.add_argument("--augment", default="vat", choices=["vat", "rpt"], help="IMSAT's")
     p.add_argument("--eps-scale", type=float, default=None,
                    help="IMSAT's perturbation radius in 10th-neighbour distances (default 0.25)")
-    p.add_argument("--weight-decay", type=float, default=None, help="IMSAT/RIM's (AdamW)")
+    p.add_argument("--weight-decay", type=float, default=None,
+                   help="IMSAT/RIM: AdamW's decoupled weight decay")
+    p.add_argument("--l2", type=float, default=None,
+                   help="IMSAT/RIM: l2/2 ‖θ‖² in the objective (RIM's default 0.03)")
     p.add_argument("--dataset", required=True)
     p.add_argument("--data-dir", default=None)
     p.add_argument("--subset", type=int, default=None)
@@ -300,6 +303,7 @@ def main(argv=None):
     p.add_argument("--results", default=str(HERE / "results"))
     p.add_argument("--cache", default=str(HERE.parent / "runs" / "cache"))
     args = p.parse_args(argv)
+    args.argv = sys.argv[1:] if argv is None else list(argv)  # as called, also via tables.py
     Path(args.results).mkdir(parents=True, exist_ok=True)
     Path(args.cache).mkdir(parents=True, exist_ok=True)
     x, y = data.load(args.dataset, data_dir=args.data_dir, subset=args.subset, r_min=args.r_min)

@@ -359,7 +359,7 @@ class IMSAT(_DeepClusterer):
                  lam: float = 0.1, mu: float = 4.0, eps_scale: float = 0.25,
                  n_neighbors: int = 10, xi: float = 10.0, lr: float = 2e-3,
                  batch_size: int = 250, epochs: int = 50, weight_decay: float = 0.0,
-                 n_seeds: int = 1, random_state=None):
+                 l2: float = 0.0, n_seeds: int = 1, random_state=None):
         _store_params(self, locals())
 
     def _config(self):
@@ -368,7 +368,8 @@ class IMSAT(_DeepClusterer):
         return self._method.Config(self.n_clusters, tuple(self.hidden), self.augment,
                                    float(self.lam), float(self.mu), float(self.eps_scale),
                                    self.n_neighbors, float(self.xi), float(self.lr),
-                                   self.batch_size, self.epochs, float(self.weight_decay))
+                                   self.batch_size, self.epochs, float(self.weight_decay),
+                                   float(self.l2))
 
     def predict_proba(self, x):
         x = self._check_predict_input(x)
@@ -378,15 +379,16 @@ class IMSAT(_DeepClusterer):
 
 
 class RIM(IMSAT):
-    """RIM (see ``methods.rim``): IMSAT without augmentation, μ = λ = 1, L2 ``weight_decay``."""
+    """RIM (see ``methods.rim``): IMSAT without augmentation, μ = λ = 1, the penalty
+    ``l2``/2 · ‖θ‖² in the objective."""
 
     _method = rim
 
     def __init__(self, n_clusters: int = 8, hidden=(1200, 1200), augment: str = "none",
                  lam: float = 1.0, mu: float = 1.0, eps_scale: float = 0.25,
                  n_neighbors: int = 10, xi: float = 10.0, lr: float = 2e-3,
-                 batch_size: int = 250, epochs: int = 50, weight_decay: float = 1e-4,
-                 n_seeds: int = 1, random_state=None):
+                 batch_size: int = 250, epochs: int = 50, weight_decay: float = 0.0,
+                 l2: float = 0.03, n_seeds: int = 1, random_state=None):
         _store_params(self, locals())
 
 

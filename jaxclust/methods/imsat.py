@@ -9,7 +9,7 @@ H(Y) from the mini-batch marginal, H(Y|X) the mean per-point entropy. R_SAT is
 ``KL(p(y|x) ‖ p(y|x + r))`` with the clean prediction held fixed, r a perturbation of
 per-point radius ``ε(x) = eps_scale · (distance to the 10th nearest neighbour)``: random
 (``augment="rpt"``) or virtual adversarial (``augment="vat"``, one power iteration).
-``augment="none"`` drops R_SAT: that is RIM (plus ``weight_decay``, its R(θ)).
+``augment="none"`` drops R_SAT: that is RIM (plus ``l2``, its R(θ)).
 
 On μ: METHODS.md writes the objective as ``R_SAT − λ[H(Y) − μ H(Y|X)]``; the authors' released
 code (which gave the published 98.4 %) computes ``R_SAT + λ(H(Y|X) − μ H(Y))`` with μ = 4 —
@@ -41,7 +41,9 @@ class Config:
     ``hidden``: the classifier's hidden sizes (BatchNorm + ReLU); ``augment``: ``"vat"``,
     ``"rpt"`` or ``"none"`` (RIM); ``lam`` (λ), ``mu`` (μ, on H(Y)); ``eps_scale`` and
     ``n_neighbors`` set the per-point radius; ``xi``: VAT's finite-difference step; Adam
-    ``lr``, ``batch_size``, ``epochs``; ``weight_decay``: an L2 penalty on the weights.
+    ``lr``, ``batch_size``, ``epochs``; ``weight_decay``: AdamW's decoupled decay of the
+    parameters; ``l2``: the penalty ``l2/2 · ‖θ‖²`` added to the objective (RIM's R(θ); its
+    gradient passes through Adam's scaling, as a weight-decay term in the loss does).
     """
 
     n_clusters: int = 10
@@ -56,6 +58,7 @@ class Config:
     batch_size: int = 250
     epochs: int = 50
     weight_decay: float = 0.0
+    l2: float = 0.0
 
     def __post_init__(self):
         if self.augment not in AUGMENTS:
@@ -65,7 +68,8 @@ class Config:
         return nets.MLP((*self.hidden, self.n_clusters), "relu", batch_norm=True)
 
     def tx(self) -> optax.GradientTransformation:
-        return optax.adamw(self.lr, weight_decay=self.weight_decay)
+        return optax.chain(optax.add_decayed_weights(self.l2),
+                           optax.adamw(self.lr, weight_decay=self.weight_decay))
 
 
 class State(NamedTuple):
