@@ -121,3 +121,15 @@ def test_imsat_vat_on_digits_beats_rpt_and_rim():
         state = jax.jit(imsat.fit, static_argnames="cfg")(jax.random.key(1), xj, cfg=cfg)
         nmi[augment] = metrics.nmi(y, np.asarray(imsat.predict(state, xj, cfg)))
     assert nmi["vat"] >= 0.78 and nmi["vat"] > nmi["none"] + 0.05
+
+
+def test_l2_is_a_penalty_in_the_objective_and_weight_decay_is_decoupled():
+    """With a zero data gradient, Adam's first step on the penalty's gradient l2·θ is
+    −lr·sign(θ) (Adam normalises it), while AdamW's decay is −lr·wd·θ (not normalised)."""
+    params = {"w": jnp.array([1.0, -2.0])}
+    zero = {"w": jnp.zeros(2)}
+    for cfg, expected in ((imsat.Config(lr=0.1, l2=0.5), [-0.1, 0.1]),
+                          (imsat.Config(lr=0.1, weight_decay=0.5), [-0.05, 0.1])):
+        tx = cfg.tx()
+        update, _ = tx.update(zero, tx.init(params), params)
+        np.testing.assert_allclose(update["w"], expected, rtol=1e-4)
