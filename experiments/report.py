@@ -4,8 +4,9 @@
 
 One section per table of ``experiments/tables.py``: each cell's mean ± std over seeds of
 NMI / ARI / ACC beside the published number and the difference (flagged where ours is
-lower); the imbalanced-MNIST table as methods × r_min; then every other record (digits,
-IMSAT/RIM/DAC, variants). Figures: the per-seed ACC (NMI where ACC is not published) of
+lower); the imbalanced-MNIST table as methods × r_min; choosing k (each
+``results/select_k_*/select_k.json`` written by ``jaxclust select-k --out``, its figure copied
+to ``figures/select_k_*.png``); then every other record (digits, IMSAT/RIM/DAC, variants). Figures: the per-seed ACC (NMI where ACC is not published) of
 each method, per table, in ``experiments/figures/``.
 """
 import json
@@ -120,6 +121,27 @@ def plot_table(name, cells, groups):
     return path.relative_to(HERE)
 
 
+def select_k_sections() -> list[str]:
+    """One section per select-k run: G, held-out silhouette and NMI per k (mean over seeds)."""
+    lines = []
+    for path in sorted((HERE / "results").glob("select_k_*/select_k.json")):
+        rec = json.loads(path.read_text())
+        mean = {name: np.mean(rec[name], axis=1) for name in ("g", "silhouette")}
+        nmi = np.mean(rec["nmi"], axis=1) if rec["nmi"] else [None] * len(rec["ks"])
+        lines += ["", f"## Choosing k: {rec['method']} on {rec['dataset']}", "",
+                  f"`{rec['command']}` — seeds {rec['seeds']}, {rec['device']}, "
+                  f"{rec['wall_time_s']:.0f} s. Suggested k = **{rec['suggested_k']}** "
+                  f"(criterion {rec['criterion']}: the k before G's largest drop).", "",
+                  "| k | G = L_train / L_val | held-out silhouette | NMI |", "|---|---|---|---|"]
+        for i, k in enumerate(rec["ks"]):
+            nmi_s = "–" if nmi[i] is None else f"{nmi[i]:.3f}"
+            lines.append(f"| {k} | {mean['g'][i]:.4f} | {mean['silhouette'][i]:.3f} | {nmi_s} |")
+        fig = HERE / "figures" / f"{path.parent.name}.png"
+        if fig.exists():
+            lines += ["", f"![choosing k]({fig.relative_to(HERE)})"]
+    return lines
+
+
 def main():
     groups = load_groups()
     used = set()
@@ -160,6 +182,7 @@ def main():
             paper = f" · paper {IMBALANCED[method][i]:.3f}" if method in IMBALANCED else ""
             cells_s.append(ours + paper)
         lines.append(f"| {method} | " + " | ".join(cells_s) + " |")
+    lines += select_k_sections()
     lines += ["", "## Other records", "", "| method | data set | record | seeds | NMI | ARI | ACC | "
               "paper NMI/ARI/ACC | wall s (mean) | device |", "|---|---|---|---|---|---|---|---|---|---|"]
     for variant, recs in sorted(groups.items()):
