@@ -152,7 +152,8 @@ def main():
              "(arithmetic mean). Deep methods of one seed share one cached pre-trained "
              "autoencoder (the record's `pretrained_ae`); their wall time excludes it unless the "
              "run trained it (`pretrain_seconds`). \"diff\" is ours − paper on the paper's last "
-             "published metric.", ""]
+             "published metric. What the expert and progression figures show: "
+             "[figures/README.md](figures/README.md).", ""]
     header = ["| method | seeds | NMI | ARI | ACC | paper NMI/ARI/ACC | diff | wall s (mean) | device |",
               "|---|---|---|---|---|---|---|---|---|"]
     for name, (doc, cells) in TABLES.items():
