@@ -248,8 +248,9 @@ def _device() -> str:
 
 
 def _name(args) -> str:
-    """The data set's name in file names, with the subset size and r_min if any."""
-    return (args.dataset + (f"-sub{args.subset}" if args.subset else "")
+    """The data set's name in file names (a user file's stem), with the subset size and
+    r_min if any."""
+    return (Path(args.dataset).stem + (f"-sub{args.subset}" if args.subset else "")
             + (f"-rmin{args.r_min:g}" if args.r_min is not None else ""))
 
 

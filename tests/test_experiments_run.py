@@ -1,0 +1,33 @@
+"""The experiments runner on a user file: record names, the cached autoencoder, resuming."""
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "experiments"))
+import run  # noqa: E402
+
+
+def test_runner_names_records_and_cache_by_the_file_stem(tmp_path):
+    rng = np.random.default_rng(0)
+    centres = np.array([[0.0, 0.0], [6.0, 0.0], [0.0, 6.0]])
+    y = np.repeat(np.arange(3), 40)
+    x = (centres[y] + rng.normal(size=(120, 2))).astype(np.float32)
+    np.savez(tmp_path / "blobs.npz", x=np.hstack([x, x[:, :1] - x[:, 1:]]), y=y)
+    common = ["--dataset", str(tmp_path / "blobs.npz"), "--results", str(tmp_path / "results"),
+              "--cache", str(tmp_path / "cache"), "--seeds", "0"]
+    run.main(["--method", "kmeans", "--n-init", "3", *common])
+    run.main(["--method", "aekm", "--ae-epochs", "2", "--hidden", "8", "--latent", "2",
+              "--batch-size", "32", "--n-init", "3", *common])
+
+    km = json.loads((tmp_path / "results" / "kmeans_blobs_seed0.json").read_text())
+    assert km["metrics"]["acc"] > 0.95 and km["seed"] == 0 and km["n_samples"] == 120
+    ae = json.loads((tmp_path / "results" / "aekm_blobs_seed0.json").read_text())
+    assert ae["pretrained_ae"].startswith("ae_blobs_seed0_")
+    assert (tmp_path / "cache" / ae["pretrained_ae"]).is_file()
+
+    # a finished seed is skipped, not run again
+    before = (tmp_path / "results" / "kmeans_blobs_seed0.json").stat().st_mtime_ns
+    run.main(["--method", "kmeans", "--n-init", "3", *common])
+    assert (tmp_path / "results" / "kmeans_blobs_seed0.json").stat().st_mtime_ns == before
