@@ -42,19 +42,29 @@ def log(msg: str) -> None:
 
 
 def pretrained_ae(key, xj, cfg: train.AEConfig, cache: Path, tag: str, every: int):
-    """Pre-train (or resume / reuse) an autoencoder, checkpointing every ``every`` epochs."""
+    """Pre-train (or resume / reuse) an autoencoder, checkpointing every ``every`` epochs.
+
+    The cache file is named by ``tag`` and a digest of ``cfg``; its metadata also holds a
+    fingerprint of the data, and a cache trained on other data is refused."""
     digest = hashlib.sha1(repr(cfg).encode()).hexdigest()[:10]
     path = cache / f"ae_{tag}_{digest}.msgpack"
     meta_path = path.with_suffix(".json")
+    x_host = np.ascontiguousarray(xj)
+    fingerprint = f"{x_host.shape}:{hashlib.sha1(x_host.tobytes()).hexdigest()[:16]}"
     state = train.ae_init(key, xj, cfg)
     template = state._replace(key=jax.random.key_data(state.key))
     done, seconds = 0, 0.0
     if path.exists():
+        meta = json.loads(meta_path.read_text())
+        if meta.get("data", fingerprint) != fingerprint:
+            raise ValueError(f"the cached autoencoder {path} was trained on other data "
+                             f"({meta['data']}, now {fingerprint}); delete it or pass "
+                             "another --cache")
         restored = serialization.from_bytes(template, path.read_bytes())
         state = restored._replace(key=jax.random.wrap_key_data(restored.key))
-        meta = json.loads(meta_path.read_text())
         done, seconds = meta["epochs_done"], meta["seconds"]
-        log(f"resumed autoencoder {path.name} at epoch {done}/{cfg.epochs}")
+        log(f"resumed autoencoder {path.name} at epoch {done}/{cfg.epochs}"
+            + ("" if "data" in meta else " (an older cache: its data is not recorded)"))
     epoch = jax.jit(train.ae_epoch, static_argnames="cfg")
     while done < cfg.epochs:
         t0 = time.perf_counter()
@@ -66,7 +76,8 @@ def pretrained_ae(key, xj, cfg: train.AEConfig, cache: Path, tag: str, every: in
         done += n
         path.write_bytes(serialization.to_bytes(state._replace(key=jax.random.key_data(state.key))))
         meta_path.write_text(json.dumps({"epochs_done": done, "seconds": seconds, "loss": loss,
-                                         "config": dataclasses.asdict(cfg)}))
+                                         "config": dataclasses.asdict(cfg),
+                                         "data": fingerprint}))
         log(f"pre-train {tag}: epoch {done}/{cfg.epochs} loss {loss:.5f} ({seconds:.0f} s)")
     return state, seconds, path.name
 

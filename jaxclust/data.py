@@ -207,9 +207,12 @@ def _load_usps(folder: Path):
 def _load_20news(folder: Path, n_words: int = 2000):
     """20 Newsgroups bydate (train + test, 18 846 docs): tf-idf of the most frequent words.
 
-    Documents decoded as latin-1 (as scikit-learn does), English stop words removed,
-    the ``n_words`` most frequent terms kept, rows L2-normalised. Labels are the 20 groups
-    in sorted order.
+    Documents decoded as latin-1 (as scikit-learn does); each message's header block (up
+    to its first blank line: From, Subject, Organization, …) removed; English stop words
+    removed; the ``n_words`` most frequent terms kept; sublinear tf (1 + log tf); rows
+    L2-normalised (the 52 messages with none of the kept words stay all-zero). Labels are
+    the 20 groups in sorted order. Without the header removal, header tokens (addresses,
+    host names) take a large share of the 2 000 words and k-means NMI drops from ≈ .38 to ≈ .30.
     """
     from sklearn.feature_extraction.text import TfidfVectorizer
 
@@ -219,10 +222,12 @@ def _load_20news(folder: Path, n_words: int = 2000):
         for member in tar:
             parts = member.name.split("/")
             if member.isfile() and len(parts) == 3:
-                docs.append(tar.extractfile(member).read().decode("latin-1"))
+                text = tar.extractfile(member).read().decode("latin-1")
+                docs.append(text.partition("\n\n")[2])
                 groups.append(parts[1])
     _, y = np.unique(np.array(groups), return_inverse=True)
-    vec = TfidfVectorizer(max_features=n_words, stop_words="english", dtype=np.float32)
+    vec = TfidfVectorizer(max_features=n_words, stop_words="english", sublinear_tf=True,
+                          dtype=np.float32)
     x = vec.fit_transform(docs).toarray()
     return x, y.astype(np.int64)
 

@@ -4,6 +4,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "experiments"))
 import run  # noqa: E402
@@ -31,3 +32,10 @@ def test_runner_names_records_and_cache_by_the_file_stem(tmp_path):
     before = (tmp_path / "results" / "kmeans_blobs_seed0.json").stat().st_mtime_ns
     run.main(["--method", "kmeans", "--n-init", "3", *common])
     assert (tmp_path / "results" / "kmeans_blobs_seed0.json").stat().st_mtime_ns == before
+
+    # the cached autoencoder is refused for other data under the same name
+    np.savez(tmp_path / "blobs.npz", x=np.hstack([x, x[:, :1] + x[:, 1:]]), y=y)
+    with pytest.raises(ValueError, match="trained on other data"):
+        run.main(["--method", "aekm", "--ae-epochs", "2", "--hidden", "8", "--latent", "2",
+                  "--batch-size", "32", "--n-init", "3", *common[:2], "--results",
+                  str(tmp_path / "results2"), *common[4:]])
