@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tables import TABLES
+from tables import SHORT, TABLES
 
 HERE = Path(__file__).resolve().parent
 # (method, dataset) → published NMI / ARI / ACC (k-DAE paper Table 2; DAMIC slides Table 2;
@@ -142,6 +142,13 @@ def select_k_sections() -> list[str]:
     return lines
 
 
+def short_of_five(name) -> list[str]:
+    """The table's cells with fewer than 5 seeds and why (tables.SHORT), as markdown lines."""
+    if name not in SHORT:
+        return []
+    return ["Fewer than 5 seeds:", *(f"- {reason}" for reason in SHORT[name]), ""]
+
+
 def main():
     groups = load_groups()
     used = set()
@@ -167,7 +174,7 @@ def main():
             label = variant.replace(f"_{dataset}", "") + (f" ({dataset})" if several else "")
             lines.append(row(label, dataset, variant, groups.get(variant, [])))
         fig = plot_table(name, cells, groups)
-        lines += ["", f"![per-seed ACC]({fig})" if fig else "", ""]
+        lines += ["", *short_of_five(name), f"![per-seed ACC]({fig})" if fig else "", ""]
     doc, cells = TABLES["dec_imbalanced"]
     lines += ["## dec_imbalanced", "", doc, "",
               "| method | " + " | ".join(f"r_min {r}" for r in R_MINS) + " |",
@@ -183,6 +190,7 @@ def main():
             paper = f" · paper {IMBALANCED[method][i]:.3f}" if method in IMBALANCED else ""
             cells_s.append(ours + paper)
         lines.append(f"| {method} | " + " | ".join(cells_s) + " |")
+    lines += ["", *short_of_five("dec_imbalanced")]
     lines += select_k_sections()
     lines += ["", "## Other records", "", "| method | data set | record | seeds | NMI | ARI | ACC | "
               "paper NMI/ARI/ACC | wall s (mean) | device |", "|---|---|---|---|---|---|---|---|---|---|"]
