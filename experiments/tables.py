@@ -115,7 +115,7 @@ SHORT = {
     "dec_imbalanced": [
         "KM, AE+KM, DEC, IDEC: seeds 0–2. Seeds 3–4 cost about 11 min per r_min and seed "
         "(AE pre-training included).",
-        "k-DAE and DAMIC: seed 0 only; about 15 and 20 min per r_min and seed.",
+        "k-DAE and DAMIC: seed 0 only; about 15–20 min per r_min and seed.",
     ],
 }
 
