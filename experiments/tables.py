@@ -110,7 +110,7 @@ SHORT = {
         "IMSAT (RPT) ε = 4 × d₁₀ and RIM: 3 seeds; about 5.5 min per seed. The other rows are kept as variants.",
     ],
     "damic_ablation": [
-        "Pre-training only and joint training only: seed 0 only; about 8 and 18 min per seed.",
+        "Pre-training only: seeds 0–1; joint training only: seed 0; about 8 and 18 min per seed.",
     ],
     "dec_imbalanced": [
         "KM, AE+KM, DEC, IDEC: seeds 0–2. Seeds 3–4 cost about 11 min per r_min and seed "
