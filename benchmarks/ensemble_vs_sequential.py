@@ -35,45 +35,33 @@ from jaxclust.losses import kdae_loss, reconstruction_error
 from jaxclust.methods import kdae
 
 
-def _timed(fn, steps):
-    """Mean seconds per call of ``fn()`` (which returns the new carry) over ``steps`` calls."""
+def _timed(step, carry, steps):
+    """Mean seconds per call of ``carry = step(carry)`` over ``steps`` calls, and the carry."""
     t0 = time.perf_counter()
     for _ in range(steps):
-        out = fn()
-    jax.block_until_ready(out)
-    return (time.perf_counter() - t0) / steps
-
-
-def _compile_s(fn, *args):
-    t0 = time.perf_counter()
-    jax.block_until_ready(fn(*args))
-    return time.perf_counter() - t0
+        carry = step(carry)
+    jax.block_until_ready(carry)
+    return (time.perf_counter() - t0) / steps, carry
 
 
 def pretraining_sides(k, d, batch):
-    """Pre-training: vmapped step over k own batches vs one single-AE step called k times."""
+    """Pre-training: vmapped step over k own batches vs one single-AE step called k times.
+
+    Returns ``{side: (step, carry)}`` with ``step(carry) -> carry``."""
     cfg = kdae.PAPER_MEMBER
     x = jnp.asarray(np.random.default_rng(0).random((k, batch, d)), jnp.float32)
     stacked = jax.vmap(lambda kk: train.ae_init(kk, x[0], cfg))(jax.random.split(jax.random.key(0), k))
     members = [jax.tree.map(lambda a, i=i: a[i], stacked) for i in range(k)]
-    single = jax.jit(lambda s, b: train.ae_train_step(cfg, d, s, b))
-    ensemble = jax.jit(jax.vmap(lambda s, b: train.ae_train_step(cfg, d, s, b)))
-    compile_s = {"ensemble": _compile_s(ensemble, stacked, x), "sequential": _compile_s(single, members[0], x[0])}
-    state = {"ensemble": stacked, "sequential": members}
-
-    def run_ensemble():
-        state["ensemble"] = ensemble(state["ensemble"], x)[0]
-        return state["ensemble"]
-
-    def run_sequential():
-        state["sequential"] = [single(m, x[i])[0] for i, m in enumerate(state["sequential"])]
-        return state["sequential"]
-
-    return {"ensemble": run_ensemble, "sequential": run_sequential}, compile_s
+    single = jax.jit(lambda s, b: train.ae_train_step(cfg, d, s, b)[0])
+    ensemble = jax.jit(jax.vmap(lambda s, b: train.ae_train_step(cfg, d, s, b)[0]))
+    return {"ensemble": (lambda s: ensemble(s, x), stacked),
+            "sequential": (lambda ms: [single(m, x[i]) for i, m in enumerate(ms)], members)}
 
 
 def joint_sides(k, d, batch):
-    """Joint training: kdae.train_step vs the same step unrolled over k separate pytrees."""
+    """Joint training: kdae.train_step vs the same step unrolled over k separate pytrees.
+
+    Returns ``{side: (step, carry)}`` with ``step(carry) -> carry``."""
     cfg = kdae.Config(n_clusters=k)
     x = jnp.asarray(np.random.default_rng(0).random((batch, d)), jnp.float32)
     module = cfg.member.module(d)
@@ -83,30 +71,19 @@ def joint_sides(k, d, batch):
                          jnp.zeros((), jnp.int32), jax.random.key(1))
     params = [jax.tree.map(lambda a, i=i: a[i], variables["params"]) for i in range(k)]
 
-    def unrolled_step(params, opt_state, b):
+    def unrolled_step(carry):
+        params, opt_state = carry
+
         def loss_fn(params):
-            errors = [reconstruction_error(b, module.apply({"params": p}, b)[1], cfg.error)
+            errors = [reconstruction_error(x, module.apply({"params": p}, x)[1], cfg.error)
                       for p in params]
             return jnp.mean(kdae_loss(jnp.stack(errors, axis=1)))
-        loss, grads = jax.value_and_grad(loss_fn)(params)
+        grads = jax.grad(loss_fn)(params)
         updates, opt_state = tx.update(grads, opt_state, params)
-        return optax.apply_updates(params, updates), opt_state, loss
+        return optax.apply_updates(params, updates), opt_state
 
-    ensemble = jax.jit(lambda s, b: kdae.train_step(s, b, cfg))
-    unrolled = jax.jit(unrolled_step)
-    compile_s = {"ensemble": _compile_s(ensemble, stacked, x),
-                 "unrolled": _compile_s(unrolled, params, tx.init(params), x)}
-    state = {"ensemble": stacked, "unrolled": (params, tx.init(params))}
-
-    def run_ensemble():
-        state["ensemble"] = ensemble(state["ensemble"], x)[0]
-        return state["ensemble"]
-
-    def run_unrolled():
-        state["unrolled"] = unrolled(*state["unrolled"], x)[:2]
-        return state["unrolled"]
-
-    return {"ensemble": run_ensemble, "unrolled": run_unrolled}, compile_s
+    return {"ensemble": (jax.jit(lambda s: kdae.train_step(s, x, cfg)[0]), stacked),
+            "unrolled": (jax.jit(unrolled_step), (params, tx.init(params)))}
 
 
 def main():
@@ -127,11 +104,14 @@ def main():
     print("| step | ensemble ms | baseline | baseline ms | speed-up |")
     print("|---|---|---|---|---|")
     for name, make in [("pretraining", pretraining_sides), ("joint", joint_sides)]:
-        sides, compile_s = make(args.k, args.d, args.batch)
-        rounds = {side: [] for side in sides}
+        sides = make(args.k, args.d, args.batch)
+        carries, compile_s, rounds = {}, {}, {side: [] for side in sides}
+        for side, (step, carry) in sides.items():  # first call: compile + one step
+            compile_s[side], carries[side] = _timed(step, carry, 1)
         for _ in range(args.rounds):
-            for side, fn in sides.items():
-                rounds[side].append(1e3 * _timed(fn, args.steps))
+            for side, (step, _) in sides.items():
+                seconds, carries[side] = _timed(step, carries[side], args.steps)
+                rounds[side].append(1e3 * seconds)
         ms = {side: statistics.median(v) for side, v in rounds.items()}
         baseline = next(side for side in sides if side != "ensemble")
         res[name] = {"ms_per_step": ms, "rounds_ms": rounds, "compile_s": compile_s,
