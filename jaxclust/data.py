@@ -25,7 +25,8 @@ from jaxclust.validation import check_data, check_labels, check_n_clusters
 BUILTIN = ("digits", "synthetic")
 RAW = ("mnist", "fashion_mnist", "usps", "20news")
 NAMES = BUILTIN + RAW
-_FOLDERS = {"mnist": "mnist", "fashion_mnist": "fashion-mnist", "usps": "usps", "20news": "20newsgroups"}
+_FOLDERS = {"mnist": "mnist", "fashion_mnist": "fashion-mnist", "usps": "usps",
+            "20news": "20newsgroups"}
 _MNIST_FILES = (
     "train-images-idx3-ubyte.gz",
     "train-labels-idx1-ubyte.gz",

@@ -73,7 +73,8 @@ class Autoencoder(nn.Module):
 
     def setup(self):
         if self.activation not in ACTIVATIONS:
-            raise ValueError(f"activation must be one of {list(ACTIVATIONS)}, got {self.activation!r}")
+            raise ValueError(f"activation must be one of {list(ACTIVATIONS)}, "
+                             f"got {self.activation!r}")
         if self.output_activation not in OUTPUT_ACTIVATIONS:
             raise ValueError(f"output_activation must be one of {list(OUTPUT_ACTIVATIONS)}, "
                              f"got {self.output_activation!r}")
@@ -123,7 +124,6 @@ def apply_ensemble(module: nn.Module, variables, x: jax.Array, train: bool = Fal
 def embed(module: nn.Module, variables, x: jax.Array) -> jax.Array:
     """Encoder output ``(n, latent)`` in inference mode."""
     return module.apply(variables, x, method=module.encode)
-
 
 
 def ensemble_errors(module: nn.Module, variables, x: jax.Array, kind: str,

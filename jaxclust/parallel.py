@@ -39,7 +39,8 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from jaxclust.methods import aekm, dac, damic, dcn, dec, imsat, kdae, rim
 
 METHODS: dict[str, ModuleType] = {"aekm": aekm, "dec": dec, "idec": dec, "dcn": dcn,
-                                  "kdae": kdae, "damic": damic, "imsat": imsat, "rim": rim, "dac": dac}
+                                  "kdae": kdae, "damic": damic, "imsat": imsat, "rim": rim,
+                                  "dac": dac}
 
 
 class SeedsResult(NamedTuple):
@@ -54,7 +55,8 @@ class SeedsResult(NamedTuple):
 
 
 def seed_keys(seed: int, n_seeds: int) -> jax.Array:
-    """Keys for seeds ``seed, seed + 1, …``: ``(n_seeds,)``; key i is ``jax.random.key(seed + i)``."""
+    """Keys for seeds ``seed, seed + 1, …``: ``(n_seeds,)``; key i is
+    ``jax.random.key(seed + i)``."""
     return jax.vmap(jax.random.key)(seed + jnp.arange(n_seeds))
 
 

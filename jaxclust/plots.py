@@ -24,7 +24,8 @@ def embedding(path: Path, z: np.ndarray, labels: np.ndarray, y: np.ndarray | Non
 
     plt = _pyplot()
     proj = PCA(2).fit_transform(z) if z.shape[1] > 2 else z
-    fig, axes = plt.subplots(1, 2 if y is not None else 1, figsize=(11 if y is not None else 5.5, 5))
+    n_panels = 2 if y is not None else 1
+    fig, axes = plt.subplots(1, n_panels, figsize=(5.5 * n_panels, 5))
     axes = np.atleast_1d(axes)
     axes[0].scatter(proj[:, 0], proj[:, 1], c=labels, s=3, cmap="tab20")
     axes[0].set_title("embedding (PCA), coloured by cluster")

@@ -36,9 +36,10 @@ runs = [
   ("linear", AW(weight_decay=1e-4, hidden=())),
   ("linear wd1e-2", AW(weight_decay=1e-2, hidden=())),
 ]
-sel = sys.argv[1:] 
+sel = sys.argv[1:]
 for name, cfg in runs:
-    if sel and not any(s == name for s in sel): continue
+    if sel and name not in sel:
+        continue
     cfg = dataclasses.replace(cfg, epochs=30)
     t = time.time()
     accs = []
