@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tables import SHORT, TABLES
+from tables import SEED_NOTES, TABLES
 
 HERE = Path(__file__).resolve().parent
 # (method, dataset) → published NMI / ARI / ACC (k-DAE paper Table 2; DAMIC slides Table 2;
@@ -142,11 +142,11 @@ def select_k_sections() -> list[str]:
     return lines
 
 
-def short_of_five(name) -> list[str]:
-    """The table's cells with fewer than 5 seeds and why (tables.SHORT), as markdown lines."""
-    if name not in SHORT:
+def seed_notes(name) -> list[str]:
+    """The table's notes on its seeds (tables.SEED_NOTES), as markdown lines."""
+    if name not in SEED_NOTES:
         return []
-    return ["Fewer than 5 seeds:", *(f"- {reason}" for reason in SHORT[name]), ""]
+    return ["Notes on the seeds:", *(f"- {note}" for note in SEED_NOTES[name]), ""]
 
 
 def main():
@@ -174,7 +174,7 @@ def main():
             label = variant.replace(f"_{dataset}", "") + (f" ({dataset})" if several else "")
             lines.append(row(label, dataset, variant, groups.get(variant, [])))
         fig = plot_table(name, cells, groups)
-        lines += ["", *short_of_five(name), f"![per-seed ACC]({fig})" if fig else "", ""]
+        lines += ["", *seed_notes(name), f"![per-seed ACC]({fig})" if fig else "", ""]
     doc, cells = TABLES["dec_imbalanced"]
     lines += ["## dec_imbalanced", "", doc, "",
               "| method | " + " | ".join(f"r_min {r}" for r in R_MINS) + " |",
@@ -190,7 +190,7 @@ def main():
             paper = f" · paper {IMBALANCED[method][i]:.3f}" if method in IMBALANCED else ""
             cells_s.append(ours + paper)
         lines.append(f"| {method} | " + " | ".join(cells_s) + " |")
-    lines += ["", *short_of_five("dec_imbalanced")]
+    lines += ["", *seed_notes("dec_imbalanced")]
     lines += select_k_sections()
     lines += ["", "## Other records", "", "| method | data set | record | seeds | NMI | ARI | ACC | "
               "paper NMI/ARI/ACC | wall s (mean) | device |", "|---|---|---|---|---|---|---|---|---|---|"]

@@ -100,15 +100,13 @@ TABLES = {
          ("mnist", "damic", AE)]),
 }
 
-# Cells short of 5 seeds and why; RESULTS.md lists these under their table. Costs are
-# wall times measured on the 2-core CPU (an H100 runs each in seconds to a minute).
-SHORT = {
+# Cells short of 5 seeds and why, and seeds run apart; RESULTS.md lists these under
+# their table.
+SEED_NOTES = {
     "imsat": [
         "Rows with a suffix are variants kept for comparison; RIM with l2 0.1: seeds 0, 3, 4.",
     ],
     "dec_imbalanced": [
-        "r_min 0.9, seeds 3–4: AE+KM seed 4, DEC, IDEC, k-DAE and DAMIC not yet run; "
-        "about 11 min (AE, DEC, IDEC) and 15–20 min (k-DAE, DAMIC) per seed on the CPU.",
         "k-DAE and DAMIC seeds 1–2 ran on an H100 with their own pre-trained autoencoder, so "
         "they do not share the one DEC/IDEC used on those seeds (seed 0 does).",
     ],
