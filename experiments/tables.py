@@ -108,7 +108,7 @@ SEED_NOTES = {
     ],
     "dec_imbalanced": [
         "k-DAE and DAMIC seeds 1–2 ran on an H100 with their own pre-trained autoencoder, so "
-        "they do not share the one DEC/IDEC used on those seeds (seed 0 does).",
+        "they do not share the one DEC/IDEC used on those seeds (seeds 0, 3 and 4 do).",
     ],
 }
 
