@@ -27,7 +27,7 @@ import numpy as np
 from flax import serialization
 
 import jaxclust
-from jaxclust import data, kmeans, metrics, parallel, train
+from jaxclust import data, kmeans, metrics, nets, parallel, train
 from jaxclust.methods import aekm, dcn, dec, kdae
 
 # methods that start from a pre-trained autoencoder (cached per data set and seed)
@@ -202,7 +202,8 @@ def run_seed(args, x, y, seed: int) -> dict:
         if args.method in HEADS:
             ae_cfg = train.AEConfig(hidden=tuple(args.hidden), latent=args.latent,
                                     epochs=args.ae_epochs, batch_size=args.batch_size,
-                                    lr=args.lr, input_dropout=args.input_dropout)
+                                    lr=args.lr, input_dropout=args.input_dropout,
+                                    kernel_init=args.kernel_init)
             ae_state, pre_seconds, cache_name = pretrained_ae(
                 key, xj, ae_cfg, Path(args.cache), f"{_name(args)}_seed{seed}",
                 args.checkpoint_every)
@@ -294,6 +295,7 @@ def main(argv=None):
     p.add_argument("--batch-size", type=int, default=256)
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--input-dropout", type=float, default=0.0)
+    p.add_argument("--kernel-init", choices=tuple(nets.KERNEL_INITS), default="lecun_normal")
     p.add_argument("--n-init", type=int, default=20)
     p.add_argument("--cluster-lr", type=float, default=None)
     p.add_argument("--cluster-optimizer", choices=("sgd", "adam"), default=None,

@@ -19,6 +19,7 @@ from tqdm.auto import tqdm
 import jaxclust
 from jaxclust import data, kmeans, metrics, parallel, plots, select
 from jaxclust.methods import aekm, damic, dcn, dec, imsat, kdae
+from jaxclust.nets import KERNEL_INITS
 from jaxclust.train import AEConfig
 from jaxclust.validation import check_n_clusters, check_positive_int
 
@@ -90,6 +91,9 @@ def _common_options() -> argparse.ArgumentParser:
     common.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate")
     common.add_argument("--input-dropout", type=float, default=0.0,
                         help="denoising pre-training: input dropout rate (DEC: 0.2)")
+    common.add_argument("--kernel-init", choices=tuple(KERNEL_INITS), default="lecun_normal",
+                        help="autoencoder weight initialisation (glorot_uniform: Keras's, as "
+                             "DEC-keras/IDEC)")
     common.add_argument("--n-init", type=int, default=20, help="k-means restarts")
     common.add_argument("--cluster-optimizer", choices=("sgd", "adam"), default=None,
                         help="optimizer of the clustering phase (DEC: sgd, momentum 0.9; "
@@ -124,7 +128,7 @@ def _ae_config(args, small: bool) -> AEConfig:
     hidden = args.hidden or ((256, 256, 512) if small else (500, 500, 2000))
     return AEConfig(hidden=tuple(hidden), epochs=args.epochs or (100 if small else 50),
                     batch_size=args.batch_size or (64 if small else 256), lr=args.lr,
-                    input_dropout=args.input_dropout)
+                    input_dropout=args.input_dropout, kernel_init=args.kernel_init)
 
 
 def _config(method: str, k: int, args, small: bool):

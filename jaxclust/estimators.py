@@ -106,7 +106,8 @@ class _DeepClusterer(_Clusterer):
             check_positive_int(getattr(self, name), name)
         return train.AEConfig(tuple(self.hidden), self.latent, self.activation,
                               self.batch_norm, self.output_activation, self.loss, self.epochs,
-                              self.batch_size, float(self.lr), float(self.input_dropout))
+                              self.batch_size, float(self.lr), float(self.input_dropout),
+                              kernel_init=self.kernel_init)
 
     def fit(self, x, y=None):
         """Train ``n_seeds`` seeds in parallel (seeds ``random_state``, ``random_state + 1``,
@@ -151,6 +152,7 @@ class AEKMeans(_DeepClusterer):
                  activation: str = "relu", batch_norm: bool = False,
                  output_activation: str = "none", loss: str = "mse", epochs: int = 50,
                  batch_size: int = 256, lr: float = 1e-3, input_dropout: float = 0.0,
+                 kernel_init: str = "lecun_normal",
                  n_init: int = 20, n_seeds: int = 1, random_state=None):
         _store_params(self, locals())
 
@@ -185,6 +187,7 @@ class DEC(_DeepClusterer):
                  activation: str = "relu", batch_norm: bool = False,
                  output_activation: str = "none", loss: str = "mse", epochs: int = 50,
                  batch_size: int = 256, lr: float = 1e-3, input_dropout: float = 0.0,
+                 kernel_init: str = "lecun_normal",
                  n_init: int = 20, cluster_optimizer: str = "sgd", cluster_lr: float = 0.01,
                  cluster_batch_size: int = 256, update_interval=None, tol: float = 0.001,
                  max_epochs: int = 200, target: str = "full", gamma: float = 0.1,
@@ -220,6 +223,7 @@ class IDEC(DEC):
                  activation: str = "relu", batch_norm: bool = False,
                  output_activation: str = "none", loss: str = "mse", epochs: int = 50,
                  batch_size: int = 256, lr: float = 1e-3, input_dropout: float = 0.0,
+                 kernel_init: str = "lecun_normal",
                  n_init: int = 20, cluster_optimizer: str = "adam", cluster_lr: float = 1e-3,
                  cluster_batch_size: int = 256, update_interval=None, tol: float = 0.001,
                  max_epochs: int = 200, target: str = "full", gamma: float = 0.1,
@@ -243,6 +247,7 @@ class DCN(_DeepClusterer):
                  activation: str = "relu", batch_norm: bool = False,
                  output_activation: str = "none", loss: str = "mse", epochs: int = 50,
                  batch_size: int = 256, lr: float = 1e-3, input_dropout: float = 0.0,
+                 kernel_init: str = "lecun_normal",
                  n_init: int = 20, lam: float = 0.1, cluster_optimizer: str = "adam",
                  cluster_lr: float = 1e-3, cluster_batch_size: int = 256,
                  cluster_epochs: int = 50, init_count: float = 100.0, n_seeds: int = 1,
@@ -282,6 +287,7 @@ class KDAE(_DeepClusterer):
                  activation: str = "relu", batch_norm: bool = False,
                  output_activation: str = "none", loss: str = "mse", epochs: int = 50,
                  batch_size: int = 256, lr: float = 1e-3, input_dropout: float = 0.0,
+                 kernel_init: str = "lecun_normal",
                  n_init: int = 20, clustering_loss: str = "hard", member_hidden=(1024, 256),
                  member_latent: int = 10,
                  member_batch_norm: bool = False, member_epochs: int = 10,
@@ -323,6 +329,7 @@ class DAMIC(KDAE):
                  activation: str = "relu", batch_norm: bool = False,
                  output_activation: str = "none", loss: str = "mse", epochs: int = 50,
                  batch_size: int = 256, lr: float = 1e-3, input_dropout: float = 0.0,
+                 kernel_init: str = "lecun_normal",
                  n_init: int = 20, member_hidden=(1024, 256), member_latent: int = 10,
                  member_batch_norm: bool = False, member_epochs: int = 10,
                  gate_hidden=(512, 512), gate_epochs: int = 10, cluster_lr: float = 1e-4,

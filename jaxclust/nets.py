@@ -15,6 +15,9 @@ from jaxclust.losses import reconstruction_error
 
 ACTIVATIONS = {"relu": nn.relu, "elu": nn.elu}
 OUTPUT_ACTIVATIONS = {"none": lambda h: h, "sigmoid": nn.sigmoid}
+# Dense kernel initialisers: flax's default, and Keras's (used by DEC-keras and IDEC).
+KERNEL_INITS = {"lecun_normal": nn.initializers.lecun_normal(),
+                "glorot_uniform": nn.initializers.glorot_uniform()}
 
 
 class MLP(nn.Module):
@@ -23,6 +26,7 @@ class MLP(nn.Module):
     The last layer is linear unless ``final_activation`` is given. Input ``(..., d)``.
     ``compute_dtype``: ``"bfloat16"`` runs the layers in bfloat16 (parameters stay float32,
     the output is cast back to the input's dtype) — for accelerators with fast bfloat16 matmuls.
+    ``kernel_init``: a key of ``KERNEL_INITS``.
     """
 
     sizes: Sequence[int]
@@ -30,6 +34,7 @@ class MLP(nn.Module):
     batch_norm: bool = False
     final_activation: str = "none"
     compute_dtype: str = "float32"
+    kernel_init: str = "lecun_normal"
 
     @nn.compact
     def __call__(self, h, train: bool = False):
@@ -40,7 +45,7 @@ class MLP(nn.Module):
         in_dtype = h.dtype
         dtype = jnp.bfloat16 if self.compute_dtype == "bfloat16" else None  # None: as inputs
         for i, size in enumerate(self.sizes):
-            h = nn.Dense(size, dtype=dtype)(h)
+            h = nn.Dense(size, dtype=dtype, kernel_init=KERNEL_INITS[self.kernel_init])(h)
             if i < len(self.sizes) - 1:
                 if self.batch_norm:
                     h = nn.BatchNorm(use_running_average=not train, momentum=0.9)(h)
@@ -59,6 +64,7 @@ class Autoencoder(nn.Module):
       batch_norm: BatchNorm after every hidden layer (needs ``train`` and ``batch_stats``).
       output_activation: ``"none"`` (MSE on raw values) or ``"sigmoid"`` (data in [0, 1]).
       compute_dtype: ``"float32"`` or ``"bfloat16"`` (see :class:`MLP`).
+      kernel_init: ``"lecun_normal"`` (flax's default) or ``"glorot_uniform"`` (Keras's).
 
     ``__call__(x)`` returns ``(z, x_hat)``: ``(B, latent)`` and ``(B, d)``.
     """
@@ -70,6 +76,7 @@ class Autoencoder(nn.Module):
     batch_norm: bool = False
     output_activation: str = "none"
     compute_dtype: str = "float32"
+    kernel_init: str = "lecun_normal"
 
     def setup(self):
         if self.activation not in ACTIVATIONS:
@@ -78,10 +85,14 @@ class Autoencoder(nn.Module):
         if self.output_activation not in OUTPUT_ACTIVATIONS:
             raise ValueError(f"output_activation must be one of {list(OUTPUT_ACTIVATIONS)}, "
                              f"got {self.output_activation!r}")
+        if self.kernel_init not in KERNEL_INITS:
+            raise ValueError(f"kernel_init must be one of {list(KERNEL_INITS)}, "
+                             f"got {self.kernel_init!r}")
         self.encoder = MLP((*self.hidden, self.latent), self.activation, self.batch_norm,
-                           compute_dtype=self.compute_dtype)
+                           compute_dtype=self.compute_dtype, kernel_init=self.kernel_init)
         self.decoder = MLP((*reversed(self.hidden), self.n_features), self.activation,
-                           self.batch_norm, self.output_activation, self.compute_dtype)
+                           self.batch_norm, self.output_activation, self.compute_dtype,
+                           self.kernel_init)
 
     def encode(self, x, train: bool = False):
         return self.encoder(x, train)

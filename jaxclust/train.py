@@ -25,6 +25,8 @@ class AEConfig:
     ``input_dropout``: denoising pre-training — each input feature is zeroed with this
     probability (DEC's stacked denoising AEs use 0.2); the target stays the clean input.
     ``compute_dtype``: ``"bfloat16"`` for bfloat16 matmuls on accelerators (float32 default).
+    ``kernel_init``: ``"lecun_normal"`` (flax's default) or ``"glorot_uniform"`` (Keras's,
+    as DEC-keras and IDEC pre-train).
     """
 
     hidden: tuple[int, ...] = (500, 500, 2000)
@@ -38,10 +40,12 @@ class AEConfig:
     lr: float = 1e-3
     input_dropout: float = 0.0
     compute_dtype: str = "float32"
+    kernel_init: str = "lecun_normal"
 
     def module(self, n_features: int) -> nets.Autoencoder:
         return nets.Autoencoder(n_features, tuple(self.hidden), self.latent, self.activation,
-                                self.batch_norm, self.output_activation, self.compute_dtype)
+                                self.batch_norm, self.output_activation, self.compute_dtype,
+                                self.kernel_init)
 
 
 class TrainState(NamedTuple):

@@ -147,3 +147,26 @@ def test_bfloat16_compute_keeps_float32_params_and_outputs_close():
     with pytest.raises(ValueError, match="compute_dtype"):
         dataclasses.replace(cfg32, compute_dtype="float16").module(3).init(
             jax.random.key(0), x[:1, :3])
+
+
+@pytest.mark.parametrize("name", ["lecun_normal", "glorot_uniform"])
+def test_kernel_init_scales(name):
+    """Kernels follow the named initialiser: Glorot-uniform within ±√(6/(fan_in+fan_out))
+    with variance 2/(fan_in+fan_out), LeCun-normal with variance 1/fan_in."""
+    ae = train.AEConfig(hidden=(400, 300), latent=200, kernel_init=name).module(500)
+    params = ae.init(jax.random.key(0), jnp.zeros((1, 500)))["params"]
+    for part in ("encoder", "decoder"):
+        for layer in params[part].values():
+            w = np.asarray(layer["kernel"], np.float64)
+            fan_in, fan_out = w.shape
+            if name == "glorot_uniform":
+                var = 2.0 / (fan_in + fan_out)
+                assert np.abs(w).max() <= np.sqrt(3.0 * var)
+            else:
+                var = 1.0 / fan_in
+            assert abs(w.var() / var - 1.0) < 0.1
+
+
+def test_unknown_kernel_init_raises():
+    with pytest.raises(ValueError, match="kernel_init"):
+        train.AEConfig(kernel_init="he").module(3).init(jax.random.key(0), jnp.zeros((1, 3)))
