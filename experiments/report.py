@@ -52,6 +52,9 @@ METRICS = ("nmi", "ari", "acc")
 
 
 def fmt(values):
+    """Mean ± std over seeds; a single seed's value alone (it has no spread to show)."""
+    if len(values) == 1:
+        return f"{values[0]:.3f}"
     return f"{np.mean(values):.3f} ± {np.std(values):.3f}"
 
 
