@@ -92,7 +92,7 @@ def head_config(args, k: int, ae_cfg: train.AEConfig):
                           epochs=epochs)
     if args.method in ("kdae", "damic"):
         member = dataclasses.replace(
-            kdae.PAPER_MEMBER, batch_size=args.batch_size,
+            kdae.PAPER_MEMBER, batch_size=args.batch_size, kernel_init=args.kernel_init,
             **{f: getattr(args, "member_" + f) for f in ("hidden", "latent", "epochs")
                if getattr(args, "member_" + f) is not None})
         member = dataclasses.replace(member, hidden=tuple(member.hidden))

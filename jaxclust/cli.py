@@ -92,8 +92,8 @@ def _common_options() -> argparse.ArgumentParser:
     common.add_argument("--input-dropout", type=float, default=0.0,
                         help="denoising pre-training: input dropout rate (DEC: 0.2)")
     common.add_argument("--kernel-init", choices=tuple(KERNEL_INITS), default="lecun_normal",
-                        help="autoencoder weight initialisation (glorot_uniform: Keras's, as "
-                             "DEC-keras/IDEC)")
+                        help="weight initialisation of every network (glorot_uniform: "
+                             "Keras's, as DEC-keras/IDEC and k-DAE's code)")
     common.add_argument("--n-init", type=int, default=20, help="k-means restarts")
     common.add_argument("--cluster-optimizer", choices=("sgd", "adam"), default=None,
                         help="optimizer of the clustering phase (DEC: sgd, momentum 0.9; "
@@ -158,7 +158,7 @@ def _config(method: str, k: int, args, small: bool):
             optimizer=args.cluster_optimizer or "adam", lr=args.cluster_lr or dcn.Config.lr,
             batch_size=batch, epochs=args.max_epochs or dcn.Config.epochs)
     module = {"kdae": kdae, "damic": damic}[method]
-    member = kdae.PAPER_MEMBER
+    member = dataclasses.replace(kdae.PAPER_MEMBER, kernel_init=args.kernel_init)
     if small:
         member = dataclasses.replace(member, hidden=(256, 64), epochs=50, batch_size=64)
     common = dict(n_clusters=k, ae=ae, n_init=args.n_init, member=member,

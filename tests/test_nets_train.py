@@ -7,6 +7,7 @@ import pytest
 from jax.test_util import check_grads
 
 from jaxclust import nets, train
+from jaxclust.estimators import DAMIC
 from jaxclust.losses import reconstruction_error
 from jaxclust.methods import aekm
 
@@ -149,22 +150,38 @@ def test_bfloat16_compute_keeps_float32_params_and_outputs_close():
             jax.random.key(0), x[:1, :3])
 
 
+def _assert_kernels_follow(params, name):
+    """Every kernel in ``params`` follows the named initialiser: Glorot-uniform within
+    ±√(6/(fan_in+fan_out)) with variance 2/(fan_in+fan_out), LeCun-normal with variance
+    1/fan_in."""
+    kernels = [leaf for path, leaf in jax.tree_util.tree_leaves_with_path(params)
+               if path[-1].key == "kernel"]
+    assert kernels
+    for w in kernels:
+        w = np.asarray(w, np.float64)
+        fan_in, fan_out = w.shape
+        if name == "glorot_uniform":
+            var = 2.0 / (fan_in + fan_out)
+            assert np.abs(w).max() <= np.sqrt(3.0 * var)
+        else:
+            var = 1.0 / fan_in
+        assert abs(w.var() / var - 1.0) < 0.1
+
+
 @pytest.mark.parametrize("name", ["lecun_normal", "glorot_uniform"])
 def test_kernel_init_scales(name):
-    """Kernels follow the named initialiser: Glorot-uniform within ±√(6/(fan_in+fan_out))
-    with variance 2/(fan_in+fan_out), LeCun-normal with variance 1/fan_in."""
     ae = train.AEConfig(hidden=(400, 300), latent=200, kernel_init=name).module(500)
-    params = ae.init(jax.random.key(0), jnp.zeros((1, 500)))["params"]
-    for part in ("encoder", "decoder"):
-        for layer in params[part].values():
-            w = np.asarray(layer["kernel"], np.float64)
-            fan_in, fan_out = w.shape
-            if name == "glorot_uniform":
-                var = 2.0 / (fan_in + fan_out)
-                assert np.abs(w).max() <= np.sqrt(3.0 * var)
-            else:
-                var = 1.0 / fan_in
-            assert abs(w.var() / var - 1.0) < 0.1
+    _assert_kernels_follow(ae.init(jax.random.key(0), jnp.zeros((1, 500)))["params"], name)
+
+
+@pytest.mark.parametrize("name", ["lecun_normal", "glorot_uniform"])
+def test_kernel_init_reaches_damic_members_and_gate(name):
+    """The estimators' ``kernel_init`` initialises every network, not only the first AE."""
+    cfg = DAMIC(n_clusters=300, member_hidden=(400, 300), member_latent=200,
+                gate_hidden=(400, 400), kernel_init=name)._config()
+    x = jnp.zeros((1, 500))
+    _assert_kernels_follow(cfg.member.module(500).init(jax.random.key(0), x)["params"], name)
+    _assert_kernels_follow(cfg.gate().init(jax.random.key(1), x)["params"], name)
 
 
 def test_unknown_kernel_init_raises():

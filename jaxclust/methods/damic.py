@@ -26,7 +26,8 @@ class Config:
 
     ``ae``: the initial autoencoder; ``member``: each expert autoencoder and its
     per-cluster pre-training; ``gate_hidden``/``gate_epochs``: the gating network and its
-    pre-training as a classifier of the k-means labels; joint Adam ``lr``, ``batch_size``,
+    pre-training as a classifier of the k-means labels (initialised as the members,
+    ``member.kernel_init``); joint Adam ``lr``, ``batch_size``,
     ``epochs``. ``variance``: σ² of each expert's Gaussian likelihood, the distance being
     ``‖x − f_i(x)‖² / (2σ²)`` (the paper: σ² = 1). Where reconstruction errors are small
     (the synthetic set: ≈ 1e-3 per point) σ² = 1 leaves the experts' likelihoods
@@ -52,7 +53,8 @@ class Config:
         return aekm.Config(self.n_clusters, self.ae, self.n_init)
 
     def gate(self) -> nets.MLP:
-        return nets.MLP((*self.gate_hidden, self.n_clusters), self.member.activation)
+        return nets.MLP((*self.gate_hidden, self.n_clusters), self.member.activation,
+                        kernel_init=self.member.kernel_init)
 
 
 class State(NamedTuple):
