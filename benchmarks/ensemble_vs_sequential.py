@@ -50,7 +50,8 @@ def pretraining_sides(k, d, batch):
     Returns ``{side: (step, carry)}`` with ``step(carry) -> carry``."""
     cfg = kdae.PAPER_MEMBER
     x = jnp.asarray(np.random.default_rng(0).random((k, batch, d)), jnp.float32)
-    stacked = jax.vmap(lambda kk: train.ae_init(kk, x[0], cfg))(jax.random.split(jax.random.key(0), k))
+    keys = jax.random.split(jax.random.key(0), k)
+    stacked = jax.vmap(lambda kk: train.ae_init(kk, x[0], cfg))(keys)
     members = [jax.tree.map(lambda a, i=i: a[i], stacked) for i in range(k)]
     single = jax.jit(lambda s, b: train.ae_train_step(cfg, d, s, b)[0])
     ensemble = jax.jit(jax.vmap(lambda s, b: train.ae_train_step(cfg, d, s, b)[0]))
@@ -93,7 +94,8 @@ def main():
     p.add_argument("--batch", type=int, default=256)
     p.add_argument("--steps", type=int, default=10, help="steps per side and round")
     p.add_argument("--rounds", type=int, default=5)
-    p.add_argument("--out", default=str(Path(__file__).parent / "results" / "ensemble_vs_sequential.json"))
+    p.add_argument("--out",
+                   default=str(Path(__file__).parent / "results" / "ensemble_vs_sequential.json"))
     args = p.parse_args()
 
     res = {"device": jax.devices()[0].device_kind, "host": platform.machine(),

@@ -6,8 +6,9 @@ One section per table of ``experiments/tables.py``: each cell's mean ± std over
 NMI / ARI / ACC beside the published number and the difference (flagged where ours is
 lower); the imbalanced-MNIST table as methods × r_min; choosing k (each
 ``results/select_k_*/select_k.json`` written by ``jaxclust select-k --out``, its figure copied
-to ``figures/select_k_*.png``); then every other record (digits, IMSAT/RIM/DAC, variants). Figures: the per-seed ACC (NMI where ACC is not published) of
-each method, per table, in ``experiments/figures/``.
+to ``figures/select_k_*.png``); then every other record (digits, IMSAT/RIM/DAC, variants).
+Figures: the per-seed ACC (NMI where ACC is not published) of each method, per table, in
+``experiments/figures/``.
 """
 import json
 import re
@@ -105,7 +106,8 @@ def plot_table(name, cells, groups):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    shown = [(m, groups[cell_variant(m, d, e)]) for d, m, e in cells if groups.get(cell_variant(m, d, e))]
+    shown = [(m, groups[cell_variant(m, d, e)]) for d, m, e in cells
+             if groups.get(cell_variant(m, d, e))]
     if not shown:
         return None
     fig, ax = plt.subplots(figsize=(1.2 * len(shown) + 2, 3.2))
@@ -164,8 +166,8 @@ def main():
              "run trained it (`pretrain_seconds`). \"diff\" is ours − paper on the paper's last "
              "published metric. What the expert and progression figures show: "
              "[figures/README.md](figures/README.md).", ""]
-    header = ["| method | seeds | NMI | ARI | ACC | paper NMI/ARI/ACC | diff | wall s (mean) | device |",
-              "|---|---|---|---|---|---|---|---|---|"]
+    header = ["| method | seeds | NMI | ARI | ACC | paper NMI/ARI/ACC | diff | wall s (mean) "
+              "| device |", "|---|---|---|---|---|---|---|---|---|"]
     for name, (doc, cells) in TABLES.items():
         if name == "dec_imbalanced":
             continue
@@ -195,8 +197,9 @@ def main():
         lines.append(f"| {method} | " + " | ".join(cells_s) + " |")
     lines += ["", *seed_notes("dec_imbalanced")]
     lines += select_k_sections()
-    lines += ["", "## Other records", "", "| method | data set | record | seeds | NMI | ARI | ACC | "
-              "paper NMI/ARI/ACC | wall s (mean) | device |", "|---|---|---|---|---|---|---|---|---|---|"]
+    lines += ["", "## Other records", "",
+              "| method | data set | record | seeds | NMI | ARI | ACC | paper NMI/ARI/ACC "
+              "| wall s (mean) | device |", "|---|---|---|---|---|---|---|---|---|---|"]
     for variant, recs in sorted(groups.items()):
         if variant in used:
             continue
@@ -204,7 +207,8 @@ def main():
         m = {key: [r["metrics"][key] for r in recs] for key in METRICS}
         paper = PUBLISHED.get((variant.split(f"_{dataset}")[0], dataset))
         paper_s = "/".join("–" if v is None else f"{v:g}" for v in paper) if paper else ""
-        lines.append(f"| {method} | {dataset} | {variant} | {','.join(str(r['seed']) for r in recs)} | "
+        seeds = ",".join(str(r["seed"]) for r in recs)
+        lines.append(f"| {method} | {dataset} | {variant} | {seeds} | "
                      f"{fmt(m['nmi'])} | {fmt(m['ari'])} | {fmt(m['acc'])} | {paper_s} | "
                      f"{np.mean([r['wall_time_s'] for r in recs]):.0f} | {devices(recs)} |")
     variants = sorted((HERE / "results" / "variants").glob("*.json"))

@@ -127,7 +127,8 @@ class Progression:
     def __init__(self, args, seed, module, xj, y, cfg):
         if not hasattr(module, "embed"):
             raise ValueError(f"--progression needs a method with an embedding, not {args.method}")
-        self.args, self.seed, self.module, self.xj, self.y, self.cfg = args, seed, module, xj, y, cfg
+        self.args, self.seed, self.module = args, seed, module
+        self.xj, self.y, self.cfg = xj, y, cfg
         self.points = np.random.default_rng(0).choice(xj.shape[0], min(2000, xj.shape[0]),
                                                       replace=False)
         self.acc, self.snapshots = [], []
@@ -156,7 +157,8 @@ class Progression:
             ax.set_yticks([])
         folder = Path(self.args.results).parent / "figures"
         folder.mkdir(exist_ok=True)
-        name = f"progression_{self.args.method}_{_name(self.args)}{self.args.tag}_seed{self.seed}.png"
+        name = (f"progression_{self.args.method}_{_name(self.args)}{self.args.tag}"
+                f"_seed{self.seed}.png")
         fig.suptitle(f"{self.args.method} on {self.args.dataset}: embedding (PCA of "
                      f"{len(self.points)} points, coloured by class)", fontsize=9)
         fig.tight_layout()
@@ -216,7 +218,8 @@ def run_seed(args, x, y, seed: int) -> dict:
             labels, cfg = aekm.predict(pre, xj, acfg), acfg
         else:
             module = parallel.METHODS[args.method]
-            cfg = head_config(args, k, ae_cfg) if args.method in HEADS else classifier_config(args, k)
+            cfg = (head_config(args, k, ae_cfg) if args.method in HEADS
+                   else classifier_config(args, k))
             if args.method in HEADS:
                 state = jax.jit(module.from_pretrained, static_argnames="cfg")(pre, xj, cfg=cfg)
             else:
@@ -231,7 +234,8 @@ def run_seed(args, x, y, seed: int) -> dict:
                 n_epochs += 1
                 if n_epochs % 5 == 0:
                     delta = f" changed {float(state.delta):.4f}" if hasattr(state, "delta") else ""
-                    log(f"{args.method} seed {seed}: epoch {n_epochs} loss {float(loss):.5f}{delta}")
+                    log(f"{args.method} seed {seed}: epoch {n_epochs} "
+                        f"loss {float(loss):.5f}{delta}")
             labels = module.predict(state, xj, cfg)
             extra.update(cluster_epochs=n_epochs)
             if trace:

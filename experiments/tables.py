@@ -22,7 +22,8 @@ import run  # noqa: E402
 AE = ["--ae-epochs", "100"]
 IMAGE_CELLS = [
     ("kmeans", []), ("aekm", AE), ("dec", AE + ["--max-epochs", "40"]),
-    ("idec", AE + ["--max-epochs", "40"]), ("dcn", AE + ["--max-epochs", "20", "--cluster-lr", "1e-4"]),
+    ("idec", AE + ["--max-epochs", "40"]),
+    ("dcn", AE + ["--max-epochs", "20", "--cluster-lr", "1e-4"]),
     ("kdae", AE), ("damic", AE),
 ]
 AE300 = ["--ae-epochs", "300", "--tag=-ae300"]
@@ -99,8 +100,10 @@ TABLES = {
         "DAMIC slides, Table 7 (MNIST), NMI/ARI/ACC — expect DAMIC .87/.81/.89; pre-training "
         "only .74/.67/.80; joint training only from random initialisation .71/.53/.60; KM "
         ".50/.37/.53.",
-        [("mnist", "kmeans", []), ("mnist", "damic", AE + ["--max-epochs", "0", "--tag=-pretrain-only"]),
-         ("mnist", "damic", AE + ["--member-epochs", "0", "--gate-epochs", "0", "--tag=-joint-only"]),
+        [("mnist", "kmeans", []),
+         ("mnist", "damic", AE + ["--max-epochs", "0", "--tag=-pretrain-only"]),
+         ("mnist", "damic",
+          AE + ["--member-epochs", "0", "--gate-epochs", "0", "--tag=-joint-only"]),
          ("mnist", "damic", AE)]),
 }
 

@@ -275,7 +275,8 @@ class KDAE(_DeepClusterer):
 
     ``hidden``…``input_dropout`` configure the initial autoencoder (on all data);
     ``member_*`` each cluster's autoencoder (paper: d-1024-256-10, ELU, sigmoid, BCE) and its
-    per-cluster pre-training; ``kernel_init`` initialises every network (AE and members); ``clustering_loss`` ``"hard"``/``"soft"``; joint Adam ``cluster_lr``,
+    per-cluster pre-training; ``kernel_init`` initialises every network (AE and members);
+    ``clustering_loss`` ``"hard"``/``"soft"``; joint Adam ``cluster_lr``,
     ``cluster_batch_size``, ``cluster_epochs``. ``transform`` gives the reconstruction
     errors ``(n, k)``. Attributes: ``labels_``, ``owned_`` (points per member after k-means;
     0 = idle), ``objective_`` (mean k-DAE loss).

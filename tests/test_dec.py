@@ -85,8 +85,12 @@ def test_stop_flag_freezes_a_converged_run_inside_vmap():
     states = states._replace(done=jnp.array([True, False]))
     epoch = jax.jit(jax.vmap(dec.train_epoch, (0, None, None)), static_argnums=2)
     new, _ = epoch(states, x, SMALL)
-    as_np = lambda s: [np.asarray(jax.random.key_data(a) if jax.dtypes.issubdtype(a.dtype, jax.dtypes.prng_key) else a)
-                       for a in jax.tree.leaves(s)]  # noqa: E731
+
+    def as_np(s):
+        return [np.asarray(jax.random.key_data(a)
+                           if jax.dtypes.issubdtype(a.dtype, jax.dtypes.prng_key) else a)
+                for a in jax.tree.leaves(s)]
+
     for old_leaf, new_leaf in zip(as_np(states), as_np(new)):
         np.testing.assert_array_equal(old_leaf[0], new_leaf[0])  # seed 0 frozen
     assert not np.allclose(states.centroids[1], new.centroids[1])  # seed 1 moved
@@ -98,7 +102,8 @@ def test_tol_sets_done_after_an_update_with_few_changes():
     state = state._replace(step=jnp.asarray(5, jnp.int32))
     big_tol = dataclasses_replace(SMALL, tol=1.01)  # any change fraction is below it
     assert bool(dec.update_target(state, x, big_tol).done)
-    assert not bool(dec.update_target(state._replace(step=jnp.asarray(0, jnp.int32)), x, big_tol).done)
+    at_start = state._replace(step=jnp.asarray(0, jnp.int32))
+    assert not bool(dec.update_target(at_start, x, big_tol).done)
     assert not bool(dec.update_target(state, x, dataclasses_replace(SMALL, tol=0.0)).done)
 
 

@@ -15,7 +15,8 @@ def test_constant_decoders_reduce_hard_loss_to_kmeans_objective():
     x = rng.random((60, 5))
     mu = rng.random((4, 5))
     x_hat = np.broadcast_to(mu[:, None, :], (4, 60, 5))
-    errors = reconstruction_error(jnp.asarray(x, jnp.float32), jnp.asarray(x_hat, jnp.float32), "sse")
+    errors = reconstruction_error(jnp.asarray(x, jnp.float32), jnp.asarray(x_hat, jnp.float32),
+                                  "sse")
     ref = ((x[:, None, :] - mu[None]) ** 2).sum(-1).min(1).sum()
     assert float(jnp.sum(kdae_loss(errors))) == pytest.approx(ref, rel=1e-5)
     labels = np.asarray(jnp.argmin(errors, axis=1))
@@ -85,7 +86,8 @@ def test_ensemble_step_equals_separate_single_ae_steps():
         opt = optax.adam(CFG.lr)
         upd, _ = opt.update(jax.grad(loss_i)(p_i), opt.init(p_i))  # state is fresh
         expected = optax.apply_updates(p_i, upd)
-        for a, b in zip(jax.tree.leaves(expected), jax.tree.leaves(_member(new.variables["params"], i))):
+        got = _member(new.variables["params"], i)
+        for a, b in zip(jax.tree.leaves(expected), jax.tree.leaves(got)):
             np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
 
 
@@ -152,7 +154,8 @@ def test_kdae_on_digits_reaches_nmi():
                       member=member, lr=1e-3, batch_size=64, epochs=20)
     pre = jax.jit(aekm.fit, static_argnames="cfg")(jax.random.key(0), xj, cfg=cfg.aekm())
     labels = aekm.predict(pre, xj, cfg.aekm())
-    state = jax.jit(kdae.from_labels, static_argnames="cfg")(jax.random.key(100), xj, labels, cfg=cfg)
+    from_labels = jax.jit(kdae.from_labels, static_argnames="cfg")
+    state = from_labels(jax.random.key(100), xj, labels, cfg=cfg)
     epoch = jax.jit(kdae.train_epoch, static_argnames="cfg")
     for _ in range(cfg.epochs):
         state, _ = epoch(state, xj, cfg=cfg)
