@@ -121,8 +121,8 @@ TABLES = {
 # their table.
 SEED_NOTES = {
     "mnist_ae300": [
-        "Rows -glorot: seeds 0–1 so far; pre-training 300 epochs takes ≈ 2 h per seed on the "
-        "2-core CPU, so seeds are added as they finish (no GPU lent since).",
+        "Rows -glorot: seeds 0–2 so far; pre-training 300 epochs takes 1.2–2 h per seed on "
+        "the 2-core CPU, so seeds are added as they finish (no GPU lent since).",
     ],
     "imsat": [
         "Rows with a suffix are variants kept for comparison; RIM with l2 0.1: seeds 0, 3, 4.",
