@@ -35,6 +35,9 @@ runs = [
   *[(f"l2 {v:g}", rim.Config(l2=v)) for v in (1e-4, 1e-3, 5e-3, 1e-2, 3e-2, 1e-1, 3e-1)],
   ("linear", AW(weight_decay=1e-4, hidden=())),
   ("linear wd1e-2", AW(weight_decay=1e-2, hidden=())),
+  # RPT's weight λ on the information term against SAT (the paper's 0.1 in "rpt a4")
+  *[(f"rpt a4 lam{v:g}", imsat.Config(augment="rpt", eps_scale=4.0, lam=v))
+    for v in (0.03, 0.3, 1.0)],
 ]
 sel = sys.argv[1:]
 for name, cfg in runs:
