@@ -1,6 +1,6 @@
 """Achieved GFLOP/s of one autoencoder train step vs plain matmuls, in one run.
 
-    python benchmarks/ae_step_flops.py [--d 784] [--batch 256] [--steps 50] [--torch]
+    python benchmarks/ae_step_flops.py [--d 784] [--batch 256] [--steps 50] [--torch] [--profile]
 
 The step is jaxclust's jitted Adam step of the d-500-500-2000-10 autoencoder (MSE).
 Its matmul FLOPs are counted analytically: forward 2·B·Σ(in·out) over the 8 dense layers,
@@ -10,12 +10,18 @@ plain ``jnp.dot`` (B×in @ in×out, forward only) — the rate the hardware give
 shapes — plus a 2048³ square matmul as the machine's headline rate. ``--torch`` (in the
 ClustPy environment, see setup_clustpy.sh) also times the same step written in PyTorch
 (``nn.Linear`` + ReLU, Adam, MSE; ClustPy's building blocks) on the same data, so both
-libraries' rates are measured against the same ``jnp.dot`` reference in one run. Writes
+libraries' rates are measured against the same ``jnp.dot`` reference in one run.
+``--profile`` traces the step with ``jax.profiler`` and splits its op time into matmul ops
+(those whose compiled HLO computation holds a ``dot``) and the rest. Writes
 benchmarks/results/ae_step_flops.json and prints a table.
 """
 import argparse
+import collections
+import glob
 import json
 import platform
+import re
+import tempfile
 import time
 from pathlib import Path
 
@@ -66,6 +72,38 @@ def torch_step_ms(dims, x: np.ndarray, lr: float, steps: int, threads: int) -> f
     return 1e3 * (time.perf_counter() - t0) / steps
 
 
+def op_time_split(step, args, steps: int) -> dict:
+    """Trace ``steps`` calls of the compiled ``step(*args)`` and sum the XLA op events of the
+    host's worker threads: ms per step in matmul ops, in the others, and the five costliest
+    other ops. An op counts as a matmul when its HLO computation contains a ``dot``."""
+    hlo = step.lower(*args).compile().as_text()
+    with_dot = {name for name, body in re.findall(r"^(?:ENTRY )?%?([\w.-]+) [^\n]*\{\n(.*?)^\}",
+                                                  hlo, re.S | re.M) if " dot(" in body}
+    calls = dict(re.findall(r"%([\w.-]+) = [^\n]*calls=%([\w.-]+)", hlo))
+    jax.block_until_ready(step(*args))
+    with tempfile.TemporaryDirectory() as d:
+        with jax.profiler.trace(d):
+            for _ in range(steps):
+                out = step(*args)
+            jax.block_until_ready(out)
+        (path,) = glob.glob(f"{d}/**/*.xplane.pb", recursive=True)
+        planes = jax.profiler.ProfileData.from_file(path).planes
+    ops = collections.Counter()
+    for plane in planes:
+        for line in plane.lines:
+            if "XLAEigen" in line.name:  # the threads that run the compiled ops
+                for ev in line.events:
+                    if not ev.name.startswith("ThunkExecutor"):
+                        ops[ev.name] += ev.duration_ns / 1e6 / steps
+    is_dot = lambda op: op.startswith("dot") or calls.get(op) in with_dot  # noqa: E731
+    other = collections.Counter({k: v for k, v in ops.items() if not is_dot(k)})
+    matmul_ms = sum(v for k, v in ops.items() if is_dot(k))
+    return {"matmul_op_ms_per_step": matmul_ms, "other_op_ms_per_step": sum(other.values()),
+            "matmul_share": matmul_ms / sum(ops.values()),
+            "top_other_ops_ms": dict(other.most_common(5)),
+            "note": "op times summed over the worker threads (CPU time, not wall time)"}
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--d", type=int, default=784)
@@ -74,6 +112,8 @@ def main():
     p.add_argument("--torch", action="store_true",
                    help="also time the same step in PyTorch (needs torch)")
     p.add_argument("--threads", type=int, default=2, help="PyTorch's intra-op threads")
+    p.add_argument("--profile", action="store_true",
+                   help="also split the step's op time into matmuls and the rest")
     p.add_argument("--out", default=str(Path(__file__).parent / "results" / "ae_step_flops.json"))
     args = p.parse_args()
 
@@ -113,6 +153,8 @@ def main():
         res["torch_step_gflops"] = step_flops / res["torch_step_ms"] / 1e6
         res["torch_step_vs_same_shape_dot"] = (res["torch_step_gflops"]
                                                / res["same_shape_dot_gflops"])
+    if args.profile:
+        res["profile"] = op_time_split(step, (state, x), args.steps)
     res["command"] = "python benchmarks/ae_step_flops.py " + " ".join(
         f"--{k} {v}" if not isinstance(v, bool) else f"--{k}"
         for k, v in vars(args).items() if k != "out" and v is not False)
@@ -126,6 +168,11 @@ def main():
               f"{res['torch_step_gflops']:.1f} GFLOP/s, "
               f"{res['torch_step_vs_same_shape_dot']:.2f} of the jnp.dot rate; "
               f"ours / PyTorch step time {res['torch_step_ms'] / res['step_ms']:.2f}×")
+    if args.profile:
+        prof = res["profile"]
+        print(f"profile: matmul ops {prof['matmul_op_ms_per_step']:.1f} ms/step "
+              f"({prof['matmul_share']:.0%} of op time), others "
+              f"{prof['other_op_ms_per_step']:.1f} ms: {prof['top_other_ops_ms']}")
 
 
 if __name__ == "__main__":
