@@ -95,9 +95,9 @@ def op_time_split(step, args, steps: int) -> dict:
                 for ev in line.events:
                     if not ev.name.startswith("ThunkExecutor"):
                         ops[ev.name] += ev.duration_ns / 1e6 / steps
-    is_dot = lambda op: op.startswith("dot") or calls.get(op) in with_dot  # noqa: E731
-    other = collections.Counter({k: v for k, v in ops.items() if not is_dot(k)})
-    matmul_ms = sum(v for k, v in ops.items() if is_dot(k))
+    matmuls = {op for op in ops if op.startswith("dot") or calls.get(op) in with_dot}
+    other = collections.Counter({k: v for k, v in ops.items() if k not in matmuls})
+    matmul_ms = sum(ops[op] for op in matmuls)
     return {"matmul_op_ms_per_step": matmul_ms, "other_op_ms_per_step": sum(other.values()),
             "matmul_share": matmul_ms / sum(ops.values()),
             "top_other_ops_ms": dict(other.most_common(5)),
