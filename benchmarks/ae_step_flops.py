@@ -80,6 +80,7 @@ def op_time_split(step, args, steps: int) -> dict:
     with_dot = {name for name, body in re.findall(r"^(?:ENTRY )?%?([\w.-]+) [^\n]*\{\n(.*?)^\}",
                                                   hlo, re.S | re.M) if " dot(" in body}
     calls = dict(re.findall(r"%([\w.-]+) = [^\n]*calls=%([\w.-]+)", hlo))
+    instructions = set(re.findall(r"%([\w.-]+) = ", hlo))
     jax.block_until_ready(step(*args))
     with tempfile.TemporaryDirectory() as d:
         with jax.profiler.trace(d):
@@ -93,7 +94,7 @@ def op_time_split(step, args, steps: int) -> dict:
         for line in plane.lines:
             if "XLAEigen" in line.name:  # the threads that run the compiled ops
                 for ev in line.events:
-                    if not ev.name.startswith("ThunkExecutor"):
+                    if ev.name in instructions:  # not the executor's or thread pool's events
                         ops[ev.name] += ev.duration_ns / 1e6 / steps
     matmuls = {op for op in ops if op.startswith("dot") or calls.get(op) in with_dot}
     other = collections.Counter({k: v for k, v in ops.items() if k not in matmuls})
