@@ -128,8 +128,8 @@ SEED_NOTES = {
         "Rows with a suffix are variants kept for comparison; RIM with l2 0.1: seeds 0, 3, 4.",
     ],
     "kdae_glorot": [
-        "USPS AE+KM and k-DAE so far; DAMIC and the Fashion-MNIST and MNIST cells (≈ 25 min of "
-        "AE pre-training per seed on the 2-core CPU) are still to run.",
+        "The USPS cells so far; the Fashion-MNIST and MNIST cells (≈ 25 min of AE "
+        "pre-training per seed on the 2-core CPU) are still to run.",
     ],
     "dec_imbalanced": [
         "k-DAE and DAMIC seeds 1–2 ran on an H100 with their own pre-trained autoencoder, so "
