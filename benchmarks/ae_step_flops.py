@@ -76,16 +76,17 @@ def op_time_split(step, args, steps: int) -> dict:
     """Trace ``steps`` calls of the compiled ``step(*args)`` and sum the XLA op events of the
     host's worker threads: ms per step in matmul ops, in the others, and the five costliest
     other ops. An op counts as a matmul when its HLO computation contains a ``dot``."""
-    hlo = step.lower(*args).compile().as_text()
+    compiled = step.lower(*args).compile()  # the traced program is the one whose HLO is read
+    hlo = compiled.as_text()
     with_dot = {name for name, body in re.findall(r"^(?:ENTRY )?%?([\w.-]+) [^\n]*\{\n(.*?)^\}",
                                                   hlo, re.S | re.M) if " dot(" in body}
     calls = dict(re.findall(r"%([\w.-]+) = [^\n]*calls=%([\w.-]+)", hlo))
     instructions = set(re.findall(r"%([\w.-]+) = ", hlo))
-    jax.block_until_ready(step(*args))
+    jax.block_until_ready(compiled(*args))
     with tempfile.TemporaryDirectory() as d:
         with jax.profiler.trace(d):
             for _ in range(steps):
-                out = step(*args)
+                out = compiled(*args)
             jax.block_until_ready(out)
         (path,) = glob.glob(f"{d}/**/*.xplane.pb", recursive=True)
         planes = jax.profiler.ProfileData.from_file(path).planes
