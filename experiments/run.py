@@ -93,15 +93,16 @@ def head_config(args, k: int, ae_cfg: train.AEConfig):
     if args.method in ("kdae", "damic"):
         member = dataclasses.replace(
             kdae.PAPER_MEMBER, batch_size=args.batch_size, kernel_init=args.kernel_init,
+            batch_norm=args.member_batch_norm,
             **{f: getattr(args, "member_" + f) for f in ("hidden", "latent", "epochs")
                if getattr(args, "member_" + f) is not None})
         member = dataclasses.replace(member, hidden=tuple(member.hidden))
-        gate = {} if args.method == "kdae" else {
+        own = {"error": args.error} if args.method == "kdae" else {
             f: getattr(args, f) for f in ("gate_hidden", "gate_epochs", "variance")
             if getattr(args, f) is not None}
-        gate = {f: tuple(v) if isinstance(v, list) else v for f, v in gate.items()}
+        own = {f: tuple(v) if isinstance(v, list) else v for f, v in own.items()}
         return module.Config(**common, member=member, lr=args.cluster_lr or module.Config.lr,
-                             epochs=epochs, **gate)
+                             epochs=epochs, **own)
     idec = args.method == "idec"
     return dec.Config(**common, idec=idec, optimizer=args.cluster_optimizer or (
                           "adam" if idec else "sgd"),
@@ -293,6 +294,10 @@ def main(argv=None):
     p.add_argument("--member-latent", type=int, default=None)
     p.add_argument("--member-epochs", type=int, default=None,
                    help="k-DAE/DAMIC per-cluster pre-training epochs (default 10)")
+    p.add_argument("--member-batch-norm", action="store_true",
+                   help="k-DAE/DAMIC experts with BatchNorm (the paper's; default off)")
+    p.add_argument("--error", choices=("sse", "norm"), default=kdae.Config.error,
+                   help="k-DAE's clustering error: ‖x − x̂‖² (paper) or ‖x − x̂‖ (authors' code)")
     p.add_argument("--gate-hidden", type=int, nargs="+", default=None, help="DAMIC's gate")
     p.add_argument("--gate-epochs", type=int, default=None)
     p.add_argument("--variance", type=float, default=None, help="DAMIC's σ² (default 1)")
@@ -321,6 +326,10 @@ def main(argv=None):
     p.add_argument("--results", default=str(HERE / "results"))
     p.add_argument("--cache", default=str(HERE.parent / "runs" / "cache"))
     args = p.parse_args(argv)
+    if args.error != kdae.Config.error and args.method != "kdae":
+        p.error("--error is k-DAE's (DAMIC's error is its Gaussian log-likelihood)")
+    if args.member_batch_norm and args.method not in ("kdae", "damic"):
+        p.error("--member-batch-norm is for k-DAE/DAMIC's experts")
     args.argv = sys.argv[1:] if argv is None else list(argv)  # as called, also via tables.py
     Path(args.results).mkdir(parents=True, exist_ok=True)
     Path(args.cache).mkdir(parents=True, exist_ok=True)

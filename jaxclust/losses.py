@@ -4,8 +4,9 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-RECONSTRUCTION_KINDS = ("mse", "sse", "bce")
+RECONSTRUCTION_KINDS = ("mse", "sse", "norm", "bce")
 _BCE_EPS = 1e-7
+_NORM_FLOOR = 1e-12  # sqrt's gradient is infinite at 0
 
 
 def reconstruction_error(x, x_hat, kind: str = "mse"):
@@ -15,8 +16,10 @@ def reconstruction_error(x, x_hat, kind: str = "mse"):
       x: ``(B, d)`` data.
       x_hat: ``(B, d)`` reconstruction, or ``(k, B, d)`` for an ensemble of k decoders.
       kind: ``"mse"`` mean over features of the squared error; ``"sse"`` its sum
-        ``‖x − x̂‖²``; ``"bce"`` mean over features of the binary cross-entropy, for data in
-        [0, 1] and ``x_hat`` probabilities (clipped to ``[1e-7, 1 − 1e-7]``: no ``log(0)``).
+        ``‖x − x̂‖²``; ``"norm"`` its square root ``‖x − x̂‖`` (what the k-DAE authors' Keras
+        code minimises; gradient finite at ``x̂ = x``); ``"bce"`` mean over features of the
+        binary cross-entropy, for data in [0, 1] and ``x_hat`` probabilities (clipped to
+        ``[1e-7, 1 − 1e-7]``: no ``log(0)``).
 
     Returns:
       ``(B,)``, or ``(B, k)`` for an ensemble.
@@ -31,6 +34,8 @@ def reconstruction_error(x, x_hat, kind: str = "mse"):
     else:
         sq = (x - x_hat) ** 2
         err = jnp.mean(sq, axis=-1) if kind == "mse" else jnp.sum(sq, axis=-1)
+        if kind == "norm":
+            err = jnp.sqrt(jnp.maximum(err, _NORM_FLOOR))
     return err.T if err.ndim == 2 else err
 
 

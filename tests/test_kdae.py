@@ -47,14 +47,15 @@ def _member(tree, i):
     return jax.tree.map(lambda a: a[i], tree)
 
 
-def test_hard_gradient_reaches_only_the_winning_autoencoder():
+@pytest.mark.parametrize("error", ["sse", "norm"])
+def test_hard_gradient_reaches_only_the_winning_autoencoder(error):
     x = _x()[:1]
     module = MEMBER.module(x.shape[1])
     params = nets.init_ensemble(jax.random.key(0), module, 3, x)["params"]
 
     def loss(p):
         (_, xh), _ = nets.apply_ensemble(module, {"params": p}, x)
-        return jnp.sum(kdae_loss(reconstruction_error(x, xh, "sse")))
+        return jnp.sum(kdae_loss(reconstruction_error(x, xh, error)))
 
     (_, xh), _ = nets.apply_ensemble(module, {"params": params}, x)
     winner = int(jnp.argmin(reconstruction_error(x, xh, "sse")[0]))
@@ -62,6 +63,11 @@ def test_hard_gradient_reaches_only_the_winning_autoencoder():
     for i in range(3):
         norm = sum(float(jnp.abs(g[i]).sum()) for g in jax.tree.leaves(grads))
         assert (norm > 0) == (i == winner)
+
+
+def test_config_rejects_unknown_error():
+    with pytest.raises(ValueError, match="error must be one of"):
+        kdae.Config(error="l1")
 
 
 def test_ensemble_step_equals_separate_single_ae_steps():

@@ -27,6 +27,11 @@ def test_reconstruction_error_against_numpy():
                                ((x - xh[0]) ** 2).mean(1), rtol=1e-5)
     np.testing.assert_allclose(reconstruction_error(f32(x), f32(xh), "sse"),
                                ((x[None] - xh) ** 2).sum(-1).T, rtol=1e-5)
+    np.testing.assert_allclose(reconstruction_error(f32(x), f32(xh), "norm"),
+                               np.sqrt(((x[None] - xh) ** 2).sum(-1).T), rtol=1e-5)
+    # ‖x − x̂‖ at x̂ = x: zero, with a finite (zero) gradient instead of sqrt's 1/0.
+    g = jax.grad(lambda h: reconstruction_error(f32(x), h, "norm").sum())(f32(x))
+    assert np.isfinite(g).all() and float(jnp.abs(g).max()) == 0.0
     bce = -(x[None] * np.log(xh) + (1 - x[None]) * np.log(1 - xh)).mean(-1).T
     np.testing.assert_allclose(reconstruction_error(f32(x), f32(xh), "bce"), bce, rtol=1e-5)
     # Saturated outputs give a finite (clipped) BCE, not inf.

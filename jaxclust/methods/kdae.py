@@ -17,7 +17,8 @@ import jax.numpy as jnp
 import optax
 
 from jaxclust import nets, train
-from jaxclust.losses import kdae_loss, kdae_soft_loss, reconstruction_error
+from jaxclust.losses import (RECONSTRUCTION_KINDS, kdae_loss, kdae_soft_loss,
+                             reconstruction_error)
 from jaxclust.methods import aekm
 
 # The paper's per-cluster autoencoder: d-1024-256-10, ELU, sigmoid output, BCE pre-training.
@@ -31,8 +32,9 @@ class Config:
 
     ``ae``: the initial autoencoder (on all data); ``member``: each cluster's autoencoder
     and its per-cluster pre-training; ``loss``: ``"hard"`` (eq. 1) or ``"soft"`` (eq. 4);
-    ``error``: the clustering error (``"sse"`` = ‖x − x̂‖², the paper's); joint training
-    with Adam ``lr``, ``batch_size``, ``epochs``.
+    ``error``: the clustering error (``"sse"`` = ‖x − x̂‖², the paper's eq. 1; ``"norm"`` =
+    ‖x − x̂‖, what the authors' code minimises: each point's gradient has unit scale);
+    joint training with Adam ``lr``, ``batch_size``, ``epochs``.
     """
 
     n_clusters: int = 10
@@ -48,6 +50,8 @@ class Config:
     def __post_init__(self):
         if self.loss not in ("hard", "soft"):
             raise ValueError(f"loss must be 'hard' or 'soft', got {self.loss!r}")
+        if self.error not in RECONSTRUCTION_KINDS:
+            raise ValueError(f"error must be one of {RECONSTRUCTION_KINDS}, got {self.error!r}")
 
     def aekm(self) -> aekm.Config:
         return aekm.Config(self.n_clusters, self.ae, self.n_init)
