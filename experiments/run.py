@@ -33,6 +33,10 @@ from jaxclust.methods import aekm, dcn, dec, kdae
 # methods that start from a pre-trained autoencoder (cached per data set and seed)
 HEADS = ("aekm", "dec", "idec", "dcn", "kdae", "damic")
 CLASSIFIERS = ("imsat", "rim", "dac")
+# The pre-trained autoencoder's layers and loss (train.AEConfig fields).
+AE_RECIPES = {"dec": {},
+              "kdae": dict(activation="elu", batch_norm=True, output_activation="sigmoid",
+                           loss="bce")}
 
 HERE = Path(__file__).resolve().parent
 
@@ -206,7 +210,7 @@ def run_seed(args, x, y, seed: int) -> dict:
             ae_cfg = train.AEConfig(hidden=tuple(args.hidden), latent=args.latent,
                                     epochs=args.ae_epochs, batch_size=args.batch_size,
                                     lr=args.lr, input_dropout=args.input_dropout,
-                                    kernel_init=args.kernel_init)
+                                    kernel_init=args.kernel_init, **AE_RECIPES[args.ae_recipe])
             ae_state, pre_seconds, cache_name = pretrained_ae(
                 key, xj, ae_cfg, Path(args.cache), f"{_name(args)}_seed{seed}",
                 args.checkpoint_every)
@@ -303,6 +307,10 @@ def main(argv=None):
     p.add_argument("--variance", type=float, default=None, help="DAMIC's σ² (default 1)")
     p.add_argument("--batch-size", type=int, default=256)
     p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--ae-recipe", choices=sorted(AE_RECIPES), default="dec",
+                   help="the pre-trained AE's layers and loss: dec = ReLU, linear output, MSE "
+                        "(default); kdae = ELU, BatchNorm, sigmoid output, BCE (the k-DAE "
+                        "authors' initial AE; data in [0, 1])")
     p.add_argument("--input-dropout", type=float, default=0.0)
     p.add_argument("--kernel-init", choices=tuple(nets.KERNEL_INITS), default="lecun_normal")
     p.add_argument("--n-init", type=int, default=20)

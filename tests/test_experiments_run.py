@@ -22,6 +22,16 @@ def test_runner_names_records_and_cache_by_the_file_stem(tmp_path):
     run.main(["--method", "aekm", "--ae-epochs", "2", "--hidden", "8", "--latent", "2",
               "--batch-size", "32", "--n-init", "3", *common])
 
+    # the k-DAE authors' AE recipe reaches the pre-trained AE's config and its cache name
+    xs = (x - x.min(0)) / (x.max(0) - x.min(0))  # BCE needs data in [0, 1]
+    np.savez(tmp_path / "unit.npz", x=xs, y=y)
+    run.main(["--method", "aekm", "--ae-recipe", "kdae", "--ae-epochs", "2", "--hidden", "8",
+              "--latent", "2", "--batch-size", "32", "--n-init", "3", "--dataset",
+              str(tmp_path / "unit.npz"), *common[2:]])
+    rec = json.loads((tmp_path / "results" / "aekm_unit_seed0.json").read_text())["config"]
+    assert rec["ae"]["activation"] == "elu" and rec["ae"]["batch_norm"]
+    assert rec["ae"]["loss"] == "bce" and rec["ae"]["output_activation"] == "sigmoid"
+
     km = json.loads((tmp_path / "results" / "kmeans_blobs_seed0.json").read_text())
     assert km["metrics"]["acc"] > 0.95 and km["seed"] == 0 and km["n_samples"] == 120
     ae = json.loads((tmp_path / "results" / "aekm_blobs_seed0.json").read_text())
