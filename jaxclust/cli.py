@@ -112,6 +112,9 @@ def _common_options() -> argparse.ArgumentParser:
                              "40); IMSAT, RIM, DAC training epochs (default 50, 50, 60)")
     common.add_argument("--kdae-loss", choices=("hard", "soft"), default="hard",
                         help="k-DAE: min-reconstruction (hard, eq. 1) or logsumexp (soft, eq. 4)")
+    common.add_argument("--kdae-error", choices=("sse", "norm"), default=kdae.Config.error,
+                        help="k-DAE: each expert's error ‖x − x̂‖² (sse, the paper's) or "
+                             "‖x − x̂‖ (norm, the authors' code)")
     common.add_argument("--augment", choices=imsat.AUGMENTS, default="vat",
                         help="IMSAT: self-augmentation, virtual adversarial (vat) or random (rpt)")
     common.add_argument("--lam", type=float, default=dcn.Config.lam,
@@ -165,7 +168,7 @@ def _config(method: str, k: int, args, small: bool):
                   lr=args.cluster_lr or (1e-3 if small else module.Config.lr),
                   batch_size=batch, epochs=args.max_epochs or module.Config.epochs)
     if method == "kdae":
-        return kdae.Config(loss=args.kdae_loss, **common)
+        return kdae.Config(loss=args.kdae_loss, error=args.kdae_error, **common)
     return damic.Config(**common)
 
 

@@ -276,7 +276,8 @@ class KDAE(_DeepClusterer):
     ``hidden``…``input_dropout`` configure the initial autoencoder (on all data);
     ``member_*`` each cluster's autoencoder (paper: d-1024-256-10, ELU, sigmoid, BCE) and its
     per-cluster pre-training; ``kernel_init`` initialises every network (AE and members);
-    ``clustering_loss`` ``"hard"``/``"soft"``; joint Adam ``cluster_lr``,
+    ``clustering_loss`` ``"hard"``/``"soft"``; ``clustering_error`` ``"sse"`` (‖x − x̂‖², the
+    paper's) or ``"norm"`` (‖x − x̂‖, the authors' code); joint Adam ``cluster_lr``,
     ``cluster_batch_size``, ``cluster_epochs``. ``transform`` gives the reconstruction
     errors ``(n, k)``. Attributes: ``labels_``, ``owned_`` (points per member after k-means;
     0 = idle), ``objective_`` (mean k-DAE loss).
@@ -289,7 +290,8 @@ class KDAE(_DeepClusterer):
                  output_activation: str = "none", loss: str = "mse", epochs: int = 50,
                  batch_size: int = 256, lr: float = 1e-3, input_dropout: float = 0.0,
                  kernel_init: str = "lecun_normal",
-                 n_init: int = 20, clustering_loss: str = "hard", member_hidden=(1024, 256),
+                 n_init: int = 20, clustering_loss: str = "hard",
+                 clustering_error: str = "sse", member_hidden=(1024, 256),
                  member_latent: int = 10,
                  member_batch_norm: bool = False, member_epochs: int = 10,
                  cluster_lr: float = 1e-4, cluster_batch_size: int = 256,
@@ -306,7 +308,7 @@ class KDAE(_DeepClusterer):
 
     def _config(self) -> kdae.Config:
         return kdae.Config(self.n_clusters, self._ae_config(), self.n_init,
-                           self._member_config(), self.clustering_loss, "sse",
+                           self._member_config(), self.clustering_loss, self.clustering_error,
                            float(self.cluster_lr), self.cluster_batch_size, self.cluster_epochs)
 
     def _store_method_attributes(self, res):

@@ -1,10 +1,12 @@
 import json
 
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
 from jaxclust import cli, data, metrics
 from jaxclust.estimators import AEKMeans
+from jaxclust.methods import kdae
 
 
 def test_cli_fit_writes_labels_metrics_and_plot(tmp_path, capsys):
@@ -96,6 +98,14 @@ def test_kdae_estimator():
     assert err.shape == (300, 4)
     np.testing.assert_array_equal(err.argmin(1), labels)
     assert est.owned_.sum() == 300 and np.isfinite(est.objective_)
+    # clustering_error="norm" (the authors' code's ‖x − x̂‖) reaches the config; its errors
+    # are the square roots of the default ones, so the labels are the same.
+    norm_cfg = est.set_params(clustering_error="norm")._config()
+    assert norm_cfg.error == "norm"
+    np.testing.assert_allclose(kdae.errors(est.state_, jnp.asarray(x), norm_cfg),
+                               np.sqrt(err), rtol=1e-4)
+    with pytest.raises(ValueError, match="error must be one of"):
+        est.set_params(clustering_error="l1").fit(x)
 
 
 def test_damic_estimator():
