@@ -138,11 +138,10 @@ SEED_NOTES = {
         "Rows with a suffix are variants kept for comparison; RIM with l2 0.1: seeds 0, 3, 4.",
     ],
     "kdae_glorot": [
-        "USPS: 5 seeds. Fashion-MNIST: seed 0 only (≈ 26 min of AE pre-training and 105 min "
+        "USPS: 5 seeds. Fashion-MNIST: seed 0 only (≈ 26 min of AE pre-training and 78 min "
         "of k-DAE on the 2-core CPU); it is below the default init's seed 0 (k-DAE ACC .543 vs "
-        ".591, AE+KM .512 vs .532), so Glorot is not pursued further on Fashion. MNIST: not "
-        "run yet.",
-        "Rows -glorot-norm (seeds 0–2) and -glorot-norm-lr1e-3 (seeds 0–1): the authors' "
+        ".591, AE+KM .512 vs .532), so its other seeds wait. MNIST: not run yet.",
+        "Rows -glorot-norm and -glorot-norm-lr1e-3 (seeds 0–2): the authors' "
         "code's joint phase (error ‖x − x̂‖, and Keras's Adam rate 1e-3), tried on USPS first "
         "because a USPS seed costs ≈ 6 min on the 2-core CPU and a 70 000-image seed ≈ 2 h.",
     ],
