@@ -300,7 +300,7 @@ def main(argv=None):
                    help="k-DAE/DAMIC per-cluster pre-training epochs (default 10)")
     p.add_argument("--member-batch-norm", action="store_true",
                    help="k-DAE/DAMIC experts with BatchNorm (the paper's; default off)")
-    p.add_argument("--error", choices=("sse", "norm"), default=kdae.Config.error,
+    p.add_argument("--error", choices=kdae.ERRORS, default=kdae.Config.error,
                    help="k-DAE's clustering error: ‖x − x̂‖² (paper) or ‖x − x̂‖ (authors' code)")
     p.add_argument("--gate-hidden", type=int, nargs="+", default=None, help="DAMIC's gate")
     p.add_argument("--gate-epochs", type=int, default=None)

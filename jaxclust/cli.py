@@ -112,7 +112,7 @@ def _common_options() -> argparse.ArgumentParser:
                              "40); IMSAT, RIM, DAC training epochs (default 50, 50, 60)")
     common.add_argument("--kdae-loss", choices=("hard", "soft"), default="hard",
                         help="k-DAE: min-reconstruction (hard, eq. 1) or logsumexp (soft, eq. 4)")
-    common.add_argument("--kdae-error", choices=("sse", "norm"), default=kdae.Config.error,
+    common.add_argument("--kdae-error", choices=kdae.ERRORS, default=kdae.Config.error,
                         help="k-DAE: each expert's error ‖x − x̂‖² (sse, the paper's) or "
                              "‖x − x̂‖ (norm, the authors' code)")
     common.add_argument("--augment", choices=imsat.AUGMENTS, default="vat",

@@ -17,9 +17,11 @@ import jax.numpy as jnp
 import optax
 
 from jaxclust import nets, train
-from jaxclust.losses import (RECONSTRUCTION_KINDS, kdae_loss, kdae_soft_loss,
-                             reconstruction_error)
+from jaxclust.losses import kdae_loss, kdae_soft_loss, reconstruction_error
 from jaxclust.methods import aekm
+
+# Clustering errors (losses.reconstruction_error kinds): the paper's ‖x − x̂‖², the code's ‖x − x̂‖.
+ERRORS = ("sse", "norm")
 
 # The paper's per-cluster autoencoder: d-1024-256-10, ELU, sigmoid output, BCE pre-training.
 PAPER_MEMBER = train.AEConfig(hidden=(1024, 256), latent=10, activation="elu",
@@ -50,8 +52,8 @@ class Config:
     def __post_init__(self):
         if self.loss not in ("hard", "soft"):
             raise ValueError(f"loss must be 'hard' or 'soft', got {self.loss!r}")
-        if self.error not in RECONSTRUCTION_KINDS:
-            raise ValueError(f"error must be one of {RECONSTRUCTION_KINDS}, got {self.error!r}")
+        if self.error not in ERRORS:
+            raise ValueError(f"error must be one of {ERRORS}, got {self.error!r}")
 
     def aekm(self) -> aekm.Config:
         return aekm.Config(self.n_clusters, self.ae, self.n_init)
