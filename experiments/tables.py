@@ -144,7 +144,7 @@ SEED_NOTES = {
         "(kdae_glorot), collapses Fashion-MNIST here: ACC .546 at its AE+KM start → .394 "
         "(NMI .566 → .544), where the default joint phase rose .532 → .591 on seed 0. Its "
         "experts figure shows why: four of the ten autoencoders now output noise (none is "
-        "idle, but they win almost nothing) and one wins five classes' first images. Its "
+        "idle, yet none of them wins any class's first image) and one wins five of them. Its "
         "other seeds were not run.",
     ],
     "imsat": [
