@@ -139,9 +139,10 @@ SEED_NOTES = {
         "Rows aekm and damic: seeds 0–9, all run with the code of 2026-11-30 (seeds 0–4 "
         "re-run then: their records of 1eb2633 gave DAMIC .945/.956, and the AE+KM start had "
         "changed with later code); kmeans and sc gain seeds 5–9 (the same numbers: the data "
-        "set is one fixed draw, and both are stable across seeds). All ran beside a Fashion-MNIST k-DAE run on the same 2 cores, "
-        "seed 5 at nice 19, so wall times are inflated. Rows damic-e100 and damic-glorot are "
-        "older records (seeds 0–4, code of their commits).",
+        "set is one fixed draw, and both are stable across seeds). All ran beside a "
+        "Fashion-MNIST k-DAE run on the same 2 cores, seed 5 at nice 19, so wall times are "
+        "inflated. Rows damic-e100 and damic-glorot are older records (seeds 0–4, code of "
+        "their commits).",
         "DAMIC's joint phase at Adam 1e-3 oscillates: on seed 7 the gate's ARI swings between "
         ".906 and .976 from epoch to epoch (loss 1.0–5.0), so the last epoch is a draw; at "
         "the paper's 1e-4 it is smooth but stays near its AE+KM start and drifts down "
