@@ -170,12 +170,13 @@ SEED_NOTES = {
         "experts figure shows why: four of the ten autoencoders now output noise (none is "
         "idle, yet none of them wins any class's first image) and one wins five of them. Its "
         "other seeds were not run.",
-        "Rows -kdaerecipe (seed 0 so far, 2-core CPU: 30 min of pre-training, 74 min of "
-        "k-DAE): the initial autoencoder as the authors' code builds it (ELU, BatchNorm, "
-        "sigmoid output, BCE). AE+KM starts at NMI .652 / ACC .567 (default recipe, seed 0: "
-        ".564 / .532), and k-DAE reaches NMI .677 and ARI .500, above the paper's .65 / .48, "
-        "but ACC .584, below its .60 and the default recipe's seed 0 (.591). Seeds 1–2 cost "
-        "≈ 1 h 45 min each here.",
+        "Rows -kdaerecipe (seeds 0–1 so far, 2-core CPU: 30–38 min of pre-training, ≈ 75 "
+        "min of k-DAE each; seed 1's pre-training resumed from an epoch-20 checkpoint): the "
+        "initial autoencoder as the authors' code builds it (ELU, BatchNorm, sigmoid output, "
+        "BCE). AE+KM starts at NMI .652 / .629, ACC .567 / .592 (default recipe, seed 0: "
+        ".564 / .532); k-DAE ends at NMI .677 / .646, ARI .500 / .484, ACC .584 / .603. In "
+        "both seeds' expert figures one expert wins pullover, coat and shirt (classes 2, 4, "
+        "6). Seed 2 costs ≈ 1 h 45 min here.",
     ],
     "imsat": [
         "Rows with a suffix are variants kept for comparison; RIM with l2 0.1: seeds 0, 3, 4.",
