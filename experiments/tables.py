@@ -156,6 +156,12 @@ SEED_NOTES = {
         "latent each expert can reconstruct the whole 2-D data manifold, so the experts' "
         "errors separate the clusters only weakly; a 1-D latent is worse (ARI .75–.87 after "
         "30 epochs at 1e-4).",
+        "The drift is the objective's, not the gate's lag: at 1e-4 (seeds 0–2) the gate's "
+        "argmax, the experts' argmin error and the posterior argmax agree on 99.8–99.9 % of "
+        "points from epoch 5 on and fall together (seed 0: gate .928 → .912, argmin error "
+        ".938 → .913 over 30 epochs). Gate pre-training 100 epochs instead of 20 changes "
+        "nothing (seed 0: .931 → .915); linear experts (no hidden layer) start higher "
+        "(argmin error .944) and collapse to ARI .56 by epoch 30.",
         "Row damic-glorot ran beside a Fashion-MNIST pre-training on the same 2 cores, so its "
         "wall times are about twice the others'.",
     ],
