@@ -184,8 +184,8 @@ SEED_NOTES = {
         ".592 / .587 (default recipe, seed 0: .564 / .532); k-DAE ends at NMI .677 / .646 / "
         ".639, ARI .500 / .484 / .478, ACC .584 / .603 / .597. In all three seeds' expert "
         "figures one expert wins pullover, coat and shirt (classes 2, 4, 6). Seeds 3–4 (the "
-        "paper's 5 trials) and row damic-kdaerecipe (the same cached AEs) are under way: ≈ 2 h "
-        "a seed on this CPU, resumable from the AE's checkpoints.",
+        "paper's 5 trials; seed 3's AE is pre-trained) and row damic-kdaerecipe (on the same "
+        "cached AEs) are next: ≈ 2 h a seed on this CPU.",
     ],
     "imsat": [
         "Rows with a suffix are variants kept for comparison; RIM with l2 0.1: seeds 0, 3, 4.",
