@@ -7,12 +7,14 @@ A seed whose record already exists in ``--results`` is skipped, so a table fills
 several sittings. Autoencoder pre-training is checkpointed every ``--checkpoint-every``
 epochs in ``--cache`` and shared between methods of the same (dataset, seed, AE config) —
 the papers do the same (one pre-training, several clustering heads); a record says so in
-``pretrained_ae``.
+``pretrained_ae``. The clustering phase is checkpointed there too (named by the record and a
+digest of its config), so a run cut off mid-way resumes where it stopped.
 """
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import hashlib
 import json
 import os
@@ -45,18 +47,44 @@ def log(msg: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
 
 
+def _is_key(leaf) -> bool:
+    """A typed PRNG key array (or its ``jax.eval_shape``)."""
+    dtype = getattr(leaf, "dtype", None)
+    return dtype is not None and jax.dtypes.issubdtype(dtype, jax.dtypes.prng_key)
+
+
+def _key_data(leaf):
+    return jax.random.key_data(leaf) if _is_key(leaf) else leaf
+
+
+def save_state(path: Path, state) -> None:
+    """Write a state pytree (its typed PRNG keys as raw key data)."""
+    path.write_bytes(serialization.to_bytes(jax.tree.map(_key_data, state)))
+
+
+def load_state(path: Path, template):
+    """Read a state written by :func:`save_state` into the structure of ``template`` (a
+    state, or its ``jax.eval_shape``: no need to compute one only to overwrite it)."""
+    raw = serialization.from_bytes(jax.eval_shape(lambda t: jax.tree.map(_key_data, t),
+                                                  template), path.read_bytes())
+    return jax.tree.map(lambda t, r: jax.random.wrap_key_data(r) if _is_key(t) else r,
+                        template, raw)
+
+
+def _digest(cfg) -> str:
+    return hashlib.sha1(repr(cfg).encode()).hexdigest()[:10]
+
+
 def pretrained_ae(key, xj, cfg: train.AEConfig, cache: Path, tag: str, every: int):
     """Pre-train (or resume / reuse) an autoencoder, checkpointing every ``every`` epochs.
 
     The cache file is named by ``tag`` and a digest of ``cfg``; its metadata also holds a
     fingerprint of the data, and a cache trained on other data is refused."""
-    digest = hashlib.sha1(repr(cfg).encode()).hexdigest()[:10]
-    path = cache / f"ae_{tag}_{digest}.msgpack"
+    path = cache / f"ae_{tag}_{_digest(cfg)}.msgpack"
     meta_path = path.with_suffix(".json")
     x_host = np.ascontiguousarray(xj)
     fingerprint = f"{x_host.shape}:{hashlib.sha1(x_host.tobytes()).hexdigest()[:16]}"
     state = train.ae_init(key, xj, cfg)
-    template = state._replace(key=jax.random.key_data(state.key))
     done, seconds = 0, 0.0
     if path.exists():
         meta = json.loads(meta_path.read_text())
@@ -64,8 +92,7 @@ def pretrained_ae(key, xj, cfg: train.AEConfig, cache: Path, tag: str, every: in
             raise ValueError(f"the cached autoencoder {path} was trained on other data "
                              f"({meta['data']}, now {fingerprint}); delete it or pass "
                              "another --cache")
-        restored = serialization.from_bytes(template, path.read_bytes())
-        state = restored._replace(key=jax.random.wrap_key_data(restored.key))
+        state = load_state(path, state)
         done, seconds = meta["epochs_done"], meta["seconds"]
         log(f"resumed autoencoder {path.name} at epoch {done}/{cfg.epochs}"
             + ("" if "data" in meta else " (an older cache: its data is not recorded)"))
@@ -78,7 +105,7 @@ def pretrained_ae(key, xj, cfg: train.AEConfig, cache: Path, tag: str, every: in
         loss = float(loss)
         seconds += time.perf_counter() - t0
         done += n
-        path.write_bytes(serialization.to_bytes(state._replace(key=jax.random.key_data(state.key))))
+        save_state(path, state)
         meta_path.write_text(json.dumps({"epochs_done": done, "seconds": seconds, "loss": loss,
                                          "config": dataclasses.asdict(cfg),
                                          "data": fingerprint}))
@@ -188,7 +215,8 @@ def plot_experts(args, seed, state, x, y, cfg) -> str:
     return name
 
 
-def run_seed(args, x, y, seed: int) -> dict:
+def run_seed(args, x, y, seed: int, stem: str) -> dict:
+    """One seed's record; ``stem`` (the record's file stem) also names its checkpoints."""
     k = len(np.unique(y))
     key = jax.random.key(seed)
     xj = jnp.asarray(x)
@@ -225,13 +253,26 @@ def run_seed(args, x, y, seed: int) -> dict:
             module = parallel.METHODS[args.method]
             cfg = (head_config(args, k, ae_cfg) if args.method in HEADS
                    else classifier_config(args, k))
-            if args.method in HEADS:
-                state = jax.jit(module.from_pretrained, static_argnames="cfg")(pre, xj, cfg=cfg)
-            else:
-                state = jax.jit(module.init, static_argnames="cfg")(key, xj, cfg=cfg)
+            start = (functools.partial(jax.jit(module.from_pretrained, static_argnames="cfg"),
+                                       pre, xj, cfg=cfg) if args.method in HEADS else
+                     functools.partial(jax.jit(module.init, static_argnames="cfg"),
+                                       key, xj, cfg=cfg))
             epoch = jax.jit(module.train_epoch, static_argnames="cfg")
-            n_epochs = 0
+            n_epochs, seconds = 0, 0.0
             trace = Progression(args, seed, module, xj, y, cfg) if args.progression else None
+            # the clustering phase is checkpointed too (not with --progression, whose trace
+            # needs every epoch): a run cut off mid-way resumes at its last checkpoint,
+            # skipping the head's own pre-training (k-DAE/DAMIC's experts, DAMIC's gate)
+            ckpt = None if trace else Path(args.cache) / f"{stem}_{_digest(cfg)}.msgpack"
+            if not (ckpt and ckpt.exists()):
+                state = start()
+            else:
+                state = load_state(ckpt, jax.eval_shape(start))
+                meta = json.loads(ckpt.with_suffix(".json").read_text())
+                n_epochs, seconds = meta["epochs_done"], meta["seconds"]
+                extra.update(resumed_at_epoch=n_epochs)
+                log(f"resumed {ckpt.name} at clustering epoch {n_epochs}/{cfg.epochs}")
+            t1 = time.perf_counter()
             while n_epochs < cfg.epochs and not bool(getattr(state, "done", False)):
                 if trace:
                     trace.record(n_epochs, state)
@@ -241,8 +282,16 @@ def run_seed(args, x, y, seed: int) -> dict:
                     delta = f" changed {float(state.delta):.4f}" if hasattr(state, "delta") else ""
                     log(f"{args.method} seed {seed}: epoch {n_epochs} "
                         f"loss {float(loss):.5f}{delta}")
+                last = n_epochs == cfg.epochs or bool(getattr(state, "done", False))
+                if ckpt and (n_epochs % args.checkpoint_every == 0 or last):
+                    save_state(ckpt, state)
+                    ckpt.with_suffix(".json").write_text(json.dumps(
+                        {"epochs_done": n_epochs,
+                         "seconds": seconds + time.perf_counter() - t1}))
+                    log(f"checkpoint {ckpt.name} at clustering epoch {n_epochs}")
             labels = module.predict(state, xj, cfg)
-            extra.update(cluster_epochs=n_epochs)
+            extra.update(cluster_epochs=n_epochs,
+                         cluster_seconds=seconds + time.perf_counter() - t1)
             if trace:
                 trace.record(n_epochs, state, final=True)
                 extra.update(progression=trace.finish())
@@ -326,7 +375,9 @@ def main(argv=None):
                    help="imbalanced data (DEC's Table 4): class c kept with probability "
                         "r_min + (1 - r_min) c / 9; one draw (seed 0) shared by every run")
     p.add_argument("--lam", type=float, default=dcn.Config.lam, help="DCN's λ")
-    p.add_argument("--checkpoint-every", type=int, default=10)
+    p.add_argument("--checkpoint-every", type=int, default=10,
+                   help="epochs between checkpoints (in --cache) of AE pre-training and of "
+                        "the clustering phase")
     p.add_argument("--progression", action="store_true",
                    help="record ACC after every clustering epoch and plot the embedding's "
                         "progression (DEC's Fig. 5); needs labels and a method with an embedding")
@@ -348,7 +399,7 @@ def main(argv=None):
         if out.exists():
             log(f"skip {out.name}: already done")
             continue
-        record = run_seed(args, x, y, seed)
+        record = run_seed(args, x, y, seed, out.stem)
         out.write_text(json.dumps(record, indent=2))
         m = record["metrics"]
         log(f"{out.name}: NMI {m['nmi']:.4f} ARI {m['ari']:.4f} ACC {m['acc']:.4f} "

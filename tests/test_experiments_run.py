@@ -49,3 +49,49 @@ def test_runner_names_records_and_cache_by_the_file_stem(tmp_path):
         run.main(["--method", "aekm", "--ae-epochs", "2", "--hidden", "8", "--latent", "2",
                   "--batch-size", "32", "--n-init", "3", *common[:2], "--results",
                   str(tmp_path / "results2"), *common[4:]])
+
+
+class _CutOff(Exception):
+    pass
+
+
+def test_clustering_phase_resumes_from_its_checkpoint_bit_for_bit(tmp_path, monkeypatch):
+    """A k-DAE run cut off after its first clustering checkpoint and run again ends in the
+    same state, byte for byte, as a run that was never interrupted."""
+    rng = np.random.default_rng(1)
+    y = np.repeat(np.arange(2), 30)
+    x = rng.uniform(size=(60, 6)).astype(np.float32) * 0.5 + 0.5 * y[:, None]
+    np.savez(tmp_path / "two.npz", x=x, y=y)
+    argv = ["--method", "kdae", "--dataset", str(tmp_path / "two.npz"), "--ae-epochs", "2",
+            "--hidden", "8", "--latent", "2", "--member-hidden", "8", "--member-latent", "2",
+            "--member-epochs", "1", "--batch-size", "16", "--n-init", "2", "--max-epochs", "4",
+            "--checkpoint-every", "2", "--seeds", "0"]
+
+    def sitting(name):
+        return argv + ["--results", str(tmp_path / name / "results"),
+                       "--cache", str(tmp_path / name / "cache")]
+
+    run.main(sitting("straight"))
+    log = run.log
+
+    def cut_at_first_checkpoint(msg):
+        log(msg)
+        if msg.startswith("checkpoint kdae_"):
+            raise _CutOff
+
+    monkeypatch.setattr(run, "log", cut_at_first_checkpoint)
+    with pytest.raises(_CutOff):
+        run.main(sitting("cut"))
+    assert not (tmp_path / "cut" / "results" / "kdae_two_seed0.json").exists()
+    monkeypatch.setattr(run, "log", log)
+    run.main(sitting("cut"))
+
+    records = [json.loads((tmp_path / n / "results" / "kdae_two_seed0.json").read_text())
+               for n in ("straight", "cut")]
+    assert records[1]["resumed_at_epoch"] == 2 and "resumed_at_epoch" not in records[0]
+    assert records[0]["cluster_epochs"] == records[1]["cluster_epochs"] == 4
+    assert records[0]["metrics"] == records[1]["metrics"]
+    ckpts = [sorted((tmp_path / n / "cache").glob("kdae_two_seed0_*.msgpack")) for n in
+             ("straight", "cut")]
+    assert len(ckpts[0]) == len(ckpts[1]) == 1
+    assert ckpts[0][0].read_bytes() == ckpts[1][0].read_bytes()
