@@ -7,8 +7,8 @@ A seed whose record already exists in ``--results`` is skipped, so a table fills
 several sittings. Autoencoder pre-training is checkpointed every ``--checkpoint-every``
 epochs in ``--cache`` and shared between methods of the same (dataset, seed, AE config) —
 the papers do the same (one pre-training, several clustering heads); a record says so in
-``pretrained_ae``. The clustering phase is checkpointed there too (named by the record and a
-digest of its config), so a run cut off mid-way resumes where it stopped.
+``pretrained_ae``. The clustering phase is checkpointed there too (orbax, a folder named by
+the record and a digest of its config), so a run cut off mid-way resumes where it stopped.
 """
 from __future__ import annotations
 
@@ -47,30 +47,6 @@ def log(msg: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
 
 
-def _is_key(leaf) -> bool:
-    """A typed PRNG key array (or its ``jax.eval_shape``)."""
-    dtype = getattr(leaf, "dtype", None)
-    return dtype is not None and jax.dtypes.issubdtype(dtype, jax.dtypes.prng_key)
-
-
-def _key_data(leaf):
-    return jax.random.key_data(leaf) if _is_key(leaf) else leaf
-
-
-def save_state(path: Path, state) -> None:
-    """Write a state pytree (its typed PRNG keys as raw key data)."""
-    path.write_bytes(serialization.to_bytes(jax.tree.map(_key_data, state)))
-
-
-def load_state(path: Path, template):
-    """Read a state written by :func:`save_state` into the structure of ``template`` (a
-    state, or its ``jax.eval_shape``: no need to compute one only to overwrite it)."""
-    raw = serialization.from_bytes(jax.eval_shape(lambda t: jax.tree.map(_key_data, t),
-                                                  template), path.read_bytes())
-    return jax.tree.map(lambda t, r: jax.random.wrap_key_data(r) if _is_key(t) else r,
-                        template, raw)
-
-
 def _digest(cfg) -> str:
     return hashlib.sha1(repr(cfg).encode()).hexdigest()[:10]
 
@@ -85,6 +61,7 @@ def pretrained_ae(key, xj, cfg: train.AEConfig, cache: Path, tag: str, every: in
     x_host = np.ascontiguousarray(xj)
     fingerprint = f"{x_host.shape}:{hashlib.sha1(x_host.tobytes()).hexdigest()[:16]}"
     state = train.ae_init(key, xj, cfg)
+    template = state._replace(key=jax.random.key_data(state.key))
     done, seconds = 0, 0.0
     if path.exists():
         meta = json.loads(meta_path.read_text())
@@ -92,7 +69,8 @@ def pretrained_ae(key, xj, cfg: train.AEConfig, cache: Path, tag: str, every: in
             raise ValueError(f"the cached autoencoder {path} was trained on other data "
                              f"({meta['data']}, now {fingerprint}); delete it or pass "
                              "another --cache")
-        state = load_state(path, state)
+        restored = serialization.from_bytes(template, path.read_bytes())
+        state = restored._replace(key=jax.random.wrap_key_data(restored.key))
         done, seconds = meta["epochs_done"], meta["seconds"]
         log(f"resumed autoencoder {path.name} at epoch {done}/{cfg.epochs}"
             + ("" if "data" in meta else " (an older cache: its data is not recorded)"))
@@ -105,7 +83,7 @@ def pretrained_ae(key, xj, cfg: train.AEConfig, cache: Path, tag: str, every: in
         loss = float(loss)
         seconds += time.perf_counter() - t0
         done += n
-        save_state(path, state)
+        path.write_bytes(serialization.to_bytes(state._replace(key=jax.random.key_data(state.key))))
         meta_path.write_text(json.dumps({"epochs_done": done, "seconds": seconds, "loss": loss,
                                          "config": dataclasses.asdict(cfg),
                                          "data": fingerprint}))
@@ -258,20 +236,21 @@ def run_seed(args, x, y, seed: int, stem: str) -> dict:
                      functools.partial(jax.jit(module.init, static_argnames="cfg"),
                                        key, xj, cfg=cfg))
             epoch = jax.jit(module.train_epoch, static_argnames="cfg")
-            n_epochs, seconds = 0, 0.0
             trace = Progression(args, seed, module, xj, y, cfg) if args.progression else None
             # the clustering phase is checkpointed too (not with --progression, whose trace
             # needs every epoch): a run cut off mid-way resumes at its last checkpoint,
             # skipping the head's own pre-training (k-DAE/DAMIC's experts, DAMIC's gate)
-            ckpt = None if trace else Path(args.cache) / f"{stem}_{_digest(cfg)}.msgpack"
-            if not (ckpt and ckpt.exists()):
-                state = start()
-            else:
-                state = load_state(ckpt, jax.eval_shape(start))
-                meta = json.loads(ckpt.with_suffix(".json").read_text())
-                n_epochs, seconds = meta["epochs_done"], meta["seconds"]
+            ckpts = None if trace else parallel.Checkpoints(
+                Path(args.cache) / f"{stem}_{_digest(cfg)}", cfg)
+            n_epochs = (ckpts and ckpts.latest_step()) or 0
+            seconds_path = ckpts and ckpts.directory / "seconds.json"
+            if n_epochs:
+                state = ckpts.restore(n_epochs, jax.eval_shape(start))
+                seconds = json.loads(seconds_path.read_text())[str(n_epochs)]
                 extra.update(resumed_at_epoch=n_epochs)
-                log(f"resumed {ckpt.name} at clustering epoch {n_epochs}/{cfg.epochs}")
+                log(f"resumed {ckpts.directory.name} at clustering epoch {n_epochs}/{cfg.epochs}")
+            else:
+                state, seconds = start(), 0.0
             t1 = time.perf_counter()
             while n_epochs < cfg.epochs and not bool(getattr(state, "done", False)):
                 if trace:
@@ -283,12 +262,14 @@ def run_seed(args, x, y, seed: int, stem: str) -> dict:
                     log(f"{args.method} seed {seed}: epoch {n_epochs} "
                         f"loss {float(loss):.5f}{delta}")
                 last = n_epochs == cfg.epochs or bool(getattr(state, "done", False))
-                if ckpt and (n_epochs % args.checkpoint_every == 0 or last):
-                    save_state(ckpt, state)
-                    ckpt.with_suffix(".json").write_text(json.dumps(
-                        {"epochs_done": n_epochs,
-                         "seconds": seconds + time.perf_counter() - t1}))
-                    log(f"checkpoint {ckpt.name} at clustering epoch {n_epochs}")
+                if ckpts and (n_epochs % args.checkpoint_every == 0 or last):
+                    ckpts.save(n_epochs, state)
+                    done = json.loads(seconds_path.read_text()) if seconds_path.exists() else {}
+                    done[str(n_epochs)] = seconds + time.perf_counter() - t1
+                    seconds_path.write_text(json.dumps(done))
+                    log(f"checkpoint {ckpts.directory.name} at clustering epoch {n_epochs}")
+            if ckpts:
+                ckpts.close()
             labels = module.predict(state, xj, cfg)
             extra.update(cluster_epochs=n_epochs,
                          cluster_seconds=seconds + time.perf_counter() - t1)
