@@ -177,15 +177,17 @@ SEED_NOTES = {
         "experts figure shows why: four of the ten autoencoders now output noise (none is "
         "idle, yet none of them wins any class's first image) and one wins five of them. Its "
         "other seeds were not run.",
-        "Rows -kdaerecipe (seeds 0–3, 2-core CPU: 30–38 min of pre-training, 60–80 min of "
-        "k-DAE each; seeds 1–3 resumed their pre-training from checkpoints, seed 3 from its "
-        "finished AE of the session before): the initial autoencoder as the authors' code "
-        "builds it (ELU, BatchNorm, sigmoid output, BCE). AE+KM starts at NMI .652 / .629 / "
-        ".625 / .630, ACC .567 / .592 / .587 / .595 (default recipe, seed 0: .564 / .532); "
-        "k-DAE ends at NMI .677 / .646 / .639 / .653, ARI .500 / .484 / .478 / .491, ACC "
-        ".584 / .603 / .597 / .597. In all four seeds' expert figures one expert wins "
-        "pullover, coat and shirt (classes 2, 4, 6). Seed 4 (the paper's 5 trials) and row "
-        "damic-kdaerecipe (on the same cached AEs) are next: ≈ 2 h a seed on this CPU.",
+        "Rows -kdaerecipe (seeds 0–4, 2-core CPU: 27–38 min of pre-training, 60–80 min of "
+        "k-DAE each; seeds 1–2 resumed their pre-training from checkpoints, seeds 3–4 reused "
+        "an AE pre-trained in an earlier sitting): the initial autoencoder as the authors' "
+        "code builds it (ELU, BatchNorm, sigmoid output, BCE). AE+KM starts at NMI .652 / "
+        ".629 / .625 / .630 / "
+        ".621, ACC .567 / .592 / .587 / .595 / .576 (default recipe, seed 0: .564 / .532); "
+        "k-DAE ends at NMI .677 / .646 / .639 / .653 / .641, ARI .500 / .484 / .478 / .491 / "
+        ".480, ACC .584 / .603 / .597 / .597 / .581. In seeds 0–3's expert figures one "
+        "expert wins pullover, coat and shirt (classes 2, 4, 6); in seed 4's one wins "
+        "pullover and shirt, another T-shirt and coat. Row damic-kdaerecipe (on the same "
+        "cached AEs, ≈ 80 min a seed on this CPU) is next.",
     ],
     "imsat": [
         "Rows with a suffix are variants kept for comparison; RIM with l2 0.1: seeds 0, 3, 4.",
