@@ -200,9 +200,10 @@ SEED_NOTES = {
         "expert wins pullover, coat and shirt (classes 2, 4, 6); in seed 4's one wins "
         "pullover and shirt, another T-shirt and coat.",
         "Row damic-kdaerecipe: DAMIC on the same cached AEs (≈ 80 min a seed on this CPU; "
-        "seed 0 resumed at clustering epoch 15 from a checkpoint, so its wall time counts "
-        "this last sitting only). Seed 0 ends at .683 / .500 / .585 from its AE+KM start "
-        ".652 / .472 / .567 (k-DAE on the same AE: .677 / .500 / .584); seeds 1–4 follow.",
+        "seeds 0 and 1 resumed from checkpoints, so their wall times count their last "
+        "sitting only). Seeds 0 / 1 end at NMI .683 / .650, ARI .500 / .483, ACC .585 / .601 "
+        "from their AE+KM starts .652 / .629, .472 / .461, .567 / .592 (k-DAE on the same "
+        "AEs: ACC .584 / .603); seeds 2–4 follow.",
     ],
     "imsat": [
         "Rows with a suffix are variants kept for comparison; RIM with l2 0.1: seeds 0, 3, 4.",
