@@ -199,11 +199,13 @@ SEED_NOTES = {
         ".480, ACC .584 / .603 / .597 / .597 / .581. In seeds 0–3's expert figures one "
         "expert wins pullover, coat and shirt (classes 2, 4, 6); in seed 4's one wins "
         "pullover and shirt, another T-shirt and coat.",
-        "Row damic-kdaerecipe: DAMIC on the same cached AEs (≈ 80 min a seed on this CPU; "
+        "Row damic-kdaerecipe: DAMIC on the same AEs (≈ 60–80 min a seed on this CPU; "
         "seeds 0 and 1 resumed from checkpoints, so their wall times count their last "
-        "sitting only). Seeds 0 / 1 end at NMI .683 / .650, ARI .500 / .483, ACC .585 / .601 "
-        "from their AE+KM starts .652 / .629, .472 / .461, .567 / .592 (k-DAE on the same "
-        "AEs: ACC .584 / .603); seeds 2–4 follow.",
+        "sitting only; seed 2 re-trained its AE: its AE+KM start is within .0001 of k-DAE's). "
+        "Seeds 0 / 1 / 2 end at NMI .683 / .650 / .646, ARI .500 / .483 / .480, ACC .585 / "
+        ".601 / .598 from their AE+KM starts .652 / .629 / .624, .472 / .461 / .458, .567 / "
+        ".592 / .587 (k-DAE on the same AEs: ACC .584 / .603 / .597). In seed 2's experts "
+        "figure one expert again wins pullover, coat and shirt. Seeds 3–4 follow.",
     ],
     "imsat": [
         "Rows with a suffix are variants kept for comparison; RIM with l2 0.1: seeds 0, 3, 4.",
