@@ -201,13 +201,14 @@ SEED_NOTES = {
         "pullover and shirt, another T-shirt and coat.",
         "Row damic-kdaerecipe: DAMIC on the same AEs (≈ 60–80 min a seed on this CPU; "
         "seeds 0 and 1 resumed from checkpoints, so their wall times count their last "
-        "sitting only; seeds 2 and 3 re-trained their AEs: their AE+KM starts are within "
-        ".0001 of k-DAE's). Seeds 0 / 1 / 2 / 3 end at NMI .683 / .650 / .646 / .659, ARI "
-        ".500 / .483 / .480 / .495, ACC .585 / .601 / .598 / .607 from their AE+KM starts "
-        ".652 / .629 / .624 / .630, .472 / .461 / .458 / .472, .567 / .592 / .587 / .595 "
-        "(k-DAE on the same AEs: ACC .584 / .603 / .597 / .597). In seed 2's experts figure "
-        "one expert again wins pullover, coat and shirt; in seed 3's one wins pullover and "
-        "shirt and another the coat. Seed 4 follows.",
+        "sitting only; seeds 2–4 re-trained their AEs: their AE+KM starts are within "
+        ".0001 of k-DAE's). Seeds 0 / 1 / 2 / 3 / 4 end at NMI .683 / .650 / .646 / .659 / "
+        ".647, ARI .500 / .483 / .480 / .495 / .483, ACC .585 / .601 / .598 / .607 / .590 "
+        "from their AE+KM starts .652 / .629 / .624 / .630 / .621, .472 / .461 / .458 / "
+        ".472 / .458, .567 / .592 / .587 / .595 / .576 (k-DAE on the same AEs: ACC .584 / "
+        ".603 / .597 / .597 / .581): DAMIC adds ≈ +.01 ACC to its start, as k-DAE does. In "
+        "seed 2's experts figure one expert again wins pullover, coat and shirt; in seeds 3 "
+        "and 4 one wins pullover and shirt and another the coat.",
     ],
     "imsat": [
         "Rows with a suffix are variants kept for comparison; RIM with l2 0.1: seeds 0, 3, 4.",
