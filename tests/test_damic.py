@@ -88,18 +88,19 @@ def test_vmap_over_seeds():
                                damic.predict_proba(single, x, CFG), rtol=1e-4, atol=1e-5)
 
 
-@pytest.mark.slow
 def test_damic_improves_on_its_aekm_start_on_synthetic():
-    """n = 2000 synthetic, seed 0. Measured over seeds 0–3 (AE+KM → DAMIC after 30
-    joint epochs): 0.868→0.943, 0.866→0.886, 0.851→0.881, 0.855→0.893 — short of the
-    issue's 0.9 on every seed, so this asserts the gain and the worst seen level."""
+    """n = 2000 synthetic, seed 0, the recipe of RESULTS.md's row damic-lr1e-4-m32 (2-D
+    latent, one-hidden-layer experts, σ² = 1e-3, Adam 1e-4). Measured over seeds 0–3
+    (AE+KM → DAMIC after 30 joint epochs): 0.865→0.935, 0.880→0.911, 0.882→0.950,
+    0.901→0.964."""
     x, y = data.load("synthetic", n=2000, k=4)
     xj = jnp.asarray(x)
-    member = train.AEConfig(hidden=(64, 32), latent=2, activation="elu",
+    member = train.AEConfig(hidden=(32,), latent=2, activation="elu",
                             output_activation="sigmoid", loss="bce", epochs=50, batch_size=64)
-    cfg = damic.Config(4, train.AEConfig(hidden=(256, 256, 512), epochs=50, batch_size=64),
-                       member=member, gate_hidden=(64, 64), gate_epochs=20, lr=1e-3,
-                       batch_size=64, epochs=30)
+    cfg = damic.Config(4, train.AEConfig(hidden=(256, 256, 512), latent=2, epochs=50,
+                                         batch_size=64),
+                       member=member, gate_hidden=(64, 64), gate_epochs=20, variance=1e-3,
+                       lr=1e-4, batch_size=64, epochs=30)
     pre = jax.jit(aekm.fit, static_argnames="cfg")(jax.random.key(0), xj, cfg=cfg.aekm())
     labels = aekm.predict(pre, xj, cfg.aekm())
     from_labels = jax.jit(damic.from_labels, static_argnames="cfg")
@@ -109,7 +110,7 @@ def test_damic_improves_on_its_aekm_start_on_synthetic():
         state, _ = epoch(state, xj, cfg=cfg)
     start = metrics.nmi(y, np.asarray(labels))
     end = metrics.nmi(y, np.asarray(damic.predict(state, xj, cfg)))
-    assert end >= 0.88 and end > start + 0.02
+    assert end >= 0.9 and end > start + 0.02
 
 
 def test_objective_uses_the_variance_of_the_gaussian_likelihood():
