@@ -91,6 +91,14 @@ def pretrained_ae(key, xj, cfg: train.AEConfig, cache: Path, tag: str, every: in
     return state, seconds, path.name
 
 
+def ae_config(args) -> train.AEConfig:
+    """The pre-trained autoencoder's config from the command line."""
+    return train.AEConfig(hidden=tuple(args.hidden), latent=args.latent, epochs=args.ae_epochs,
+                          batch_size=args.batch_size, lr=args.lr,
+                          input_dropout=args.input_dropout, kernel_init=args.kernel_init,
+                          **AE_RECIPES[args.ae_recipe])
+
+
 def head_config(args, k: int, ae_cfg: train.AEConfig):
     """The Config of a clustering head on top of the pre-trained autoencoder."""
     common = dict(n_clusters=k, ae=ae_cfg, n_init=args.n_init, batch_size=args.batch_size)
@@ -213,10 +221,7 @@ def run_seed(args, x, y, seed: int, stem: str) -> dict:
     else:
         extra = {}
         if args.method in HEADS:
-            ae_cfg = train.AEConfig(hidden=tuple(args.hidden), latent=args.latent,
-                                    epochs=args.ae_epochs, batch_size=args.batch_size,
-                                    lr=args.lr, input_dropout=args.input_dropout,
-                                    kernel_init=args.kernel_init, **AE_RECIPES[args.ae_recipe])
+            ae_cfg = ae_config(args)
             ae_state, pre_seconds, cache_name = pretrained_ae(
                 key, xj, ae_cfg, Path(args.cache), f"{_name(args)}_seed{seed}",
                 args.checkpoint_every)
@@ -305,7 +310,13 @@ def _name(args) -> str:
             + (f"-rmin{args.r_min:g}" if args.r_min is not None else ""))
 
 
-def main(argv=None):
+def record_stem(args, seed: int) -> str:
+    """A seed's record name, which also names its clustering checkpoints."""
+    variant = "-rpt" if args.method == "imsat" and args.augment == "rpt" else ""
+    return f"{args.method}{variant}_{_name(args)}{args.tag}_seed{seed}"
+
+
+def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--method", required=True, choices=["kmeans", "sc", *HEADS, *CLASSIFIERS])
     p.add_argument("--augment", default="vat", choices=["vat", "rpt"], help="IMSAT's")
@@ -365,6 +376,11 @@ def main(argv=None):
     p.add_argument("--tag", default="", help="suffix of the record names (variants)")
     p.add_argument("--results", default=str(HERE / "results"))
     p.add_argument("--cache", default=str(HERE.parent / "runs" / "cache"))
+    return p
+
+
+def main(argv=None):
+    p = build_parser()
     args = p.parse_args(argv)
     if args.error != kdae.Config.error and args.method != "kdae":
         p.error("--error is k-DAE's (DAMIC's error is its Gaussian log-likelihood)")
@@ -375,8 +391,7 @@ def main(argv=None):
     Path(args.cache).mkdir(parents=True, exist_ok=True)
     x, y = data.load(args.dataset, data_dir=args.data_dir, subset=args.subset, r_min=args.r_min)
     for seed in args.seeds:
-        variant = "-rpt" if args.method == "imsat" and args.augment == "rpt" else ""
-        out = Path(args.results) / f"{args.method}{variant}_{_name(args)}{args.tag}_seed{seed}.json"
+        out = Path(args.results) / f"{record_stem(args, seed)}.json"
         if out.exists():
             log(f"skip {out.name}: already done")
             continue

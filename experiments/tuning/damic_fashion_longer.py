@@ -21,7 +21,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import run  # noqa: E402  (experiments/run.py: its configs and cached autoencoder)
 
-from jaxclust import data, metrics, parallel, train  # noqa: E402
+from jaxclust import data, metrics, parallel  # noqa: E402
 from jaxclust.methods import aekm, damic  # noqa: E402
 
 
@@ -32,19 +32,19 @@ def main():
     p.add_argument("--data-dir", default=None)
     p.add_argument("--cache", default="runs/cache")
     a = p.parse_args()
-    x, y = data.load("fashion_mnist", data_dir=a.data_dir)
+    # the settings of row damic-kdaerecipe, through run.py's own parser and configs
+    args = run.build_parser().parse_args(
+        ["--method", "damic", "--dataset", "fashion_mnist", "--ae-recipe", "kdae",
+         "--tag=-kdaerecipe", "--cache", a.cache])
+    x, y = data.load(args.dataset, data_dir=a.data_dir)
     xj = jnp.asarray(x)
-    ae_cfg = train.AEConfig(epochs=100, **run.AE_RECIPES["kdae"])
-    defaults = dict(n_init=20, batch_size=256, method="damic", max_epochs=None,
-                    kernel_init="lecun_normal", member_batch_norm=False, member_hidden=None,
-                    member_latent=None, member_epochs=None, gate_hidden=None,
-                    gate_epochs=None, variance=None, cluster_lr=None)
-    cfg = run.head_config(argparse.Namespace(**defaults), 10, ae_cfg)
-    name = f"damic_fashion_mnist-kdaerecipe_seed{a.seed}_{run._digest(cfg)}"
+    ae_cfg = run.ae_config(args)
+    cfg = run.head_config(args, 10, ae_cfg)
+    name = f"{run.record_stem(args, a.seed)}_{run._digest(cfg)}"
     copy = Path(tempfile.mkdtemp()) / name
     shutil.copytree(Path(a.cache) / name, copy)
     ae_state, _, _ = run.pretrained_ae(jax.random.key(a.seed), xj, ae_cfg, Path(a.cache),
-                                       f"fashion_mnist_seed{a.seed}", 10)
+                                       f"{run._name(args)}_seed{a.seed}", 10)
     pre = aekm.State(ae_state, jnp.zeros((10, ae_cfg.latent)))
     abstract = jax.eval_shape(lambda: damic.from_pretrained(pre, xj, cfg))
     ckpts = parallel.Checkpoints(copy, cfg)
