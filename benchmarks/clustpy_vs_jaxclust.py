@@ -61,38 +61,32 @@ def run_jaxclust(method: str, args) -> dict:
     import jax
     import jax.numpy as jnp
 
-    from jaxclust import metrics, train
-    from jaxclust.methods import aekm, dcn, dec
+    from jaxclust import metrics, runner, train
+    from jaxclust.methods import dcn, dec, get
 
     x, y = load(args)
     xj = jnp.asarray(x)
     ae = train.AEConfig(epochs=args.pretrain_epochs, batch_size=BATCH, lr=LR_PRE)
     if method == "dcn":
-        module = dcn
         cfg = dcn.Config(10, ae, n_init=10, lam=args.dcn_lambda, lr=LR_CLUSTER,
                          batch_size=BATCH, epochs=args.cluster_epochs)
     else:
-        module = dec
         cfg = dec.Config(10, ae, n_init=10, idec=method == "idec", optimizer="adam",
                          lr=LR_CLUSTER, batch_size=BATCH, target="batch", tol=0.0,
                          epochs=args.cluster_epochs)
 
-    def timed_epochs(epoch, state, n):
-        times = []
-        for _ in range(n):
-            t0 = time.perf_counter()
-            state, loss = epoch(state, xj, cfg=cfg if epoch is not pre_epoch else cfg.aekm())
-            jax.block_until_ready(loss)
-            times.append(time.perf_counter() - t0)
-        return state, times
+    times = defaultdict(list)
+    clock = [time.perf_counter()]
 
-    pre_epoch = jax.jit(aekm.train_epoch, static_argnames="cfg")
-    state = aekm.init(jax.random.key(0), xj, cfg.aekm())
-    state, pre_times = timed_epochs(pre_epoch, state, args.pretrain_epochs)
-    state = module.from_pretrained(aekm.cluster(state, xj, cfg.aekm()), xj, cfg)
-    state, cluster_times = timed_epochs(jax.jit(module.train_epoch, static_argnames="cfg"),
-                                        state, args.cluster_epochs)
-    labels = module.predict(state, xj, cfg)
+    def timed(phase, epoch, total, losses, state):  # a runner hook: each epoch's wall time
+        if phase != "start":
+            jax.block_until_ready(losses)
+            times[phase].append(time.perf_counter() - clock[0])
+        clock[0] = time.perf_counter()  # the clustering phase's clock starts after k-means
+
+    res = runner.fit_seeds(get(method), runner.seed_keys(0, 1), xj, cfg, on_epoch=timed)
+    pre_times, cluster_times = times["pre-train"], times["cluster"]
+    labels = res.labels[0]
     dev = jax.devices()[0]
     stats = dev.memory_stats() or {}
     return {"pretrain": split_first(pre_times), "cluster": split_first(cluster_times),

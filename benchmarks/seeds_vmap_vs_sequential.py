@@ -25,8 +25,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxclust import data, parallel, train
-from jaxclust.methods import aekm, dec, kdae
+from jaxclust import data, runner, train
+from jaxclust.methods import dec, get, kdae, pretrain
 
 AE = train.AEConfig(epochs=0)
 CONFIGS = {
@@ -39,10 +39,10 @@ CONFIGS = {
 def start_state(method, key, x, cfg):
     """A joint-training state from an untrained AE and random centroids (values do not
     change the cost of an epoch)."""
-    pre = aekm.init(key, x, cfg.aekm())
+    pre = pretrain.init(key, x, cfg)
     pre = pre._replace(centroids=jax.random.normal(jax.random.fold_in(key, 1),
                                                    pre.centroids.shape))
-    return method.from_pretrained(pre, x, cfg)
+    return method.start(pre, x, cfg)
 
 
 def program_bytes(compiled) -> int | None:
@@ -60,8 +60,8 @@ def timed(fn, reps: int) -> float:
 
 
 def bench(name, x, n_seeds, reps):
-    method, cfg = parallel.METHODS[name], CONFIGS[name]
-    keys = parallel.seed_keys(0, n_seeds)
+    method, cfg = get(name), CONFIGS[name]
+    keys = runner.seed_keys(0, n_seeds)
     stacked = jax.jit(jax.vmap(lambda k: start_state(method, k, x, cfg)))(keys)
     singles = [jax.tree.map(lambda a, i=i: a[i], stacked) for i in range(n_seeds)]
     epoch = lambda s: method.train_epoch(s, x, cfg)[0]  # noqa: E731

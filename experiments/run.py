@@ -4,20 +4,21 @@
         --seeds 0 1 2 --ae-epochs 100
 
 A seed whose record already exists in ``--results`` is skipped, so a table fills up over
-several sittings. Autoencoder pre-training is checkpointed every ``--checkpoint-every``
-epochs in ``--cache`` and shared between methods of the same (dataset, seed, AE config) —
-the papers do the same (one pre-training, several clustering heads); a record says so in
-``pretrained_ae``. The clustering phase is checkpointed there too (orbax, a folder named by
-the record and a digest of its config), so a run cut off mid-way resumes where it stopped.
+several sittings. Each seed is one call of the runner (:func:`jaxclust.runner.fit_seeds`).
+Autoencoder pre-training is checkpointed every ``--checkpoint-every`` epochs in a
+``--cache`` folder (:func:`jaxclust.store.pretrain_cache`) shared between methods of the same
+(data, seed, pre-training config) — the papers do the same (one pre-training, several
+clustering heads); a record names it in ``pretrained_ae``. The clustering phase is
+checkpointed there too (a folder named by the record and a digest of its config), so a run
+cut off mid-way resumes where it stopped. The flags map onto the methods' flat parameters
+(:mod:`jaxclust.config`) in :func:`flat_values`.
 """
 from __future__ import annotations
 
 import argparse
 import dataclasses
-import functools
 import hashlib
 import json
-import os
 import platform
 import sys
 import time
@@ -26,19 +27,18 @@ from pathlib import Path
 import jax
 import jax.numpy as jnp
 import numpy as np
-from flax import serialization
 
 import jaxclust
-from jaxclust import data, kmeans, metrics, nets, parallel, train
-from jaxclust.methods import aekm, dcn, dec, kdae
+from jaxclust import config, data, metrics, nets, record, runner, store
+from jaxclust.methods import get, kdae, pretrain
 
 # methods that start from a pre-trained autoencoder (cached per data set and seed)
 HEADS = ("aekm", "dec", "idec", "dcn", "kdae", "damic")
 CLASSIFIERS = ("imsat", "rim", "dac")
-# The pre-trained autoencoder's layers and loss (train.AEConfig fields).
+# The pre-trained autoencoder's layers and loss (flat parameters).
 AE_RECIPES = {"dec": {},
-              "kdae": dict(activation="elu", batch_norm=True, output_activation="sigmoid",
-                           loss="bce")}
+              "kdae": dict(ae_activation="elu", ae_batch_norm=True, ae_output_activation="sigmoid",
+                           ae_loss="bce")}
 
 HERE = Path(__file__).resolve().parent
 
@@ -51,111 +51,50 @@ def _digest(cfg) -> str:
     return hashlib.sha1(repr(cfg).encode()).hexdigest()[:10]
 
 
-def pretrained_ae(key, xj, cfg: train.AEConfig, cache: Path, tag: str, every: int):
-    """Pre-train (or resume / reuse) an autoencoder, checkpointing every ``every`` epochs.
-
-    The cache file is named by ``tag`` and a digest of ``cfg``; its metadata also holds a
-    fingerprint of the data, and a cache trained on other data is refused."""
-    path = cache / f"ae_{tag}_{_digest(cfg)}.msgpack"
-    meta_path = path.with_suffix(".json")
-    x_host = np.ascontiguousarray(xj)
-    fingerprint = f"{x_host.shape}:{hashlib.sha1(x_host.tobytes()).hexdigest()[:16]}"
-    state = train.ae_init(key, xj, cfg)
-    template = state._replace(key=jax.random.key_data(state.key))
-    done, seconds = 0, 0.0
-    if path.exists():
-        meta = json.loads(meta_path.read_text())
-        if meta.get("data", fingerprint) != fingerprint:
-            raise ValueError(f"the cached autoencoder {path} was trained on other data "
-                             f"({meta['data']}, now {fingerprint}); delete it or pass "
-                             "another --cache")
-        restored = serialization.from_bytes(template, path.read_bytes())
-        state = restored._replace(key=jax.random.wrap_key_data(restored.key))
-        done, seconds = meta["epochs_done"], meta["seconds"]
-        log(f"resumed autoencoder {path.name} at epoch {done}/{cfg.epochs}"
-            + ("" if "data" in meta else " (an older cache: its data is not recorded)"))
-    epoch = jax.jit(train.ae_epoch, static_argnames="cfg")
-    while done < cfg.epochs:
-        t0 = time.perf_counter()
-        n = min(every, cfg.epochs - done)
-        for _ in range(n):
-            state, loss = epoch(state, xj, cfg=cfg)
-        loss = float(loss)
-        seconds += time.perf_counter() - t0
-        done += n
-        path.write_bytes(serialization.to_bytes(state._replace(key=jax.random.key_data(state.key))))
-        meta_path.write_text(json.dumps({"epochs_done": done, "seconds": seconds, "loss": loss,
-                                         "config": dataclasses.asdict(cfg),
-                                         "data": fingerprint}))
-        log(f"pre-train {tag}: epoch {done}/{cfg.epochs} loss {loss:.5f} ({seconds:.0f} s)")
-    return state, seconds, path.name
-
-
-def ae_config(args) -> train.AEConfig:
-    """The pre-trained autoencoder's config from the command line."""
-    return train.AEConfig(hidden=tuple(args.hidden), latent=args.latent, epochs=args.ae_epochs,
-                          batch_size=args.batch_size, lr=args.lr,
-                          input_dropout=args.input_dropout, kernel_init=args.kernel_init,
-                          **AE_RECIPES[args.ae_recipe])
-
-
-def head_config(args, k: int, ae_cfg: train.AEConfig):
-    """The Config of a clustering head on top of the pre-trained autoencoder."""
-    common = dict(n_clusters=k, ae=ae_cfg, n_init=args.n_init, batch_size=args.batch_size)
-    module = parallel.METHODS[args.method]
-    epochs = module.Config.epochs if args.max_epochs is None else args.max_epochs
-    if args.method == "dcn":
-        return dcn.Config(**common, lam=args.lam, lr=args.cluster_lr or dcn.Config.lr,
-                          epochs=epochs)
-    if args.method in ("kdae", "damic"):
-        member = dataclasses.replace(
-            kdae.PAPER_MEMBER, batch_size=args.batch_size, kernel_init=args.kernel_init,
-            batch_norm=args.member_batch_norm,
-            **{f: getattr(args, "member_" + f) for f in ("hidden", "latent", "epochs")
-               if getattr(args, "member_" + f) is not None})
-        member = dataclasses.replace(member, hidden=tuple(member.hidden))
-        own = {"error": args.error} if args.method == "kdae" else {
-            f: getattr(args, f) for f in ("gate_hidden", "gate_epochs", "variance")
-            if getattr(args, f) is not None}
-        own = {f: tuple(v) if isinstance(v, list) else v for f, v in own.items()}
-        return module.Config(**common, member=member, lr=args.cluster_lr or module.Config.lr,
-                             epochs=epochs, **own)
-    idec = args.method == "idec"
-    return dec.Config(**common, idec=idec, optimizer=args.cluster_optimizer or (
-                          "adam" if idec else "sgd"),
-                      lr=args.cluster_lr or (1e-3 if idec else 0.01),
-                      update_interval=args.update_interval, tol=args.tol, epochs=epochs)
-
-
-def classifier_config(args, k: int):
-    """The Config of IMSAT, RIM or DAC (no autoencoder)."""
-    module = parallel.METHODS[args.method]
-    epochs = module.Config.epochs if args.max_epochs is None else args.max_epochs
-    extra = {"augment": args.augment} if args.method == "imsat" else {}
-    if args.method in ("imsat", "rim"):
-        extra.update({f: getattr(args, f) for f in ("eps_scale", "weight_decay", "l2")
-                      if getattr(args, f) is not None})
-    return module.Config(n_clusters=k, epochs=epochs, **extra)
+def flat_values(args) -> dict:
+    """The flat parameters (:mod:`jaxclust.config`) this command line sets."""
+    given = {"n_init": args.n_init, "clustering_lr": args.cluster_lr,
+             "clustering_optimizer": args.cluster_optimizer, "clustering_epochs": args.max_epochs}
+    if args.method in CLASSIFIERS:
+        given.update(augment=args.augment if args.method == "imsat" else None,
+                     eps_scale=args.eps_scale, weight_decay=args.weight_decay, l2=args.l2)
+    else:
+        given.update(ae_hidden=tuple(args.hidden), embedding_size=args.latent,
+                     pretrain_epochs=args.ae_epochs, pretrain_batch_size=args.batch_size,
+                     pretrain_lr=args.lr, ae_input_dropout=args.input_dropout,
+                     ae_kernel_init=args.kernel_init, clustering_batch_size=args.batch_size,
+                     update_interval=args.update_interval, tol=args.tol, lam=args.lam,
+                     member_batch_size=args.batch_size, member_kernel_init=args.kernel_init,
+                     member_batch_norm=args.member_batch_norm, member_hidden=args.member_hidden
+                     and tuple(args.member_hidden), member_latent=args.member_latent,
+                     member_epochs=args.member_epochs, error=args.error,
+                     gate_hidden=args.gate_hidden and tuple(args.gate_hidden),
+                     gate_epochs=args.gate_epochs, variance=args.variance,
+                     **AE_RECIPES[args.ae_recipe])
+    names = {p.name for p in config.params(get(args.method))}
+    return {k: v for k, v in given.items() if k in names and v is not None}
 
 
 class Progression:
-    """ACC after every epoch of the clustering phase, and the embedding of 2 000 fixed points
-    at epochs 0, 1, 2, 4, 8, … and the last (DEC's Fig. 5, with PCA instead of t-SNE)."""
+    """ACC after every epoch of the clustering phase, and the features of 2 000 fixed points
+    at epochs 0, 1, 2, 4, 8, … and the last (DEC's Fig. 5, with PCA instead of t-SNE): a
+    runner hook (``on_epoch``)."""
 
-    def __init__(self, args, seed, module, xj, y, cfg):
-        if not hasattr(module, "embed"):
-            raise ValueError(f"--progression needs a method with an embedding, not {args.method}")
-        self.args, self.seed, self.module = args, seed, module
+    def __init__(self, args, seed, method, xj, y, cfg):
+        self.args, self.seed, self.method = args, seed, method
         self.xj, self.y, self.cfg = xj, y, cfg
         self.points = np.random.default_rng(0).choice(xj.shape[0], min(2000, xj.shape[0]),
                                                       replace=False)
         self.acc, self.snapshots = [], []
 
-    def record(self, epoch, state, final=False):
-        labels = np.asarray(self.module.predict(state, self.xj, self.cfg))
+    def __call__(self, phase, epoch, total, losses, state):
+        if phase not in ("start", "cluster"):
+            return
+        state = jax.tree.map(lambda a: a[0], state)
+        labels = np.asarray(self.method.predict(state, self.xj, self.cfg))
         self.acc.append(metrics.accuracy(self.y, labels))
-        if epoch & (epoch - 1) == 0 or final:
-            z = np.asarray(self.module.embed(state, self.xj[self.points], self.cfg))
+        if epoch & (epoch - 1) == 0 or epoch == total:
+            z = np.asarray(self.method.features(state, self.xj[self.points], self.cfg))
             self.snapshots.append((epoch, z))
 
     def finish(self) -> dict:
@@ -177,7 +116,7 @@ class Progression:
         folder.mkdir(exist_ok=True)
         name = (f"progression_{self.args.method}_{_name(self.args)}{self.args.tag}"
                 f"_seed{self.seed}.png")
-        fig.suptitle(f"{self.args.method} on {self.args.dataset}: embedding (PCA of "
+        fig.suptitle(f"{self.args.method} on {self.args.dataset}: features (PCA of "
                      f"{len(self.points)} points, coloured by class)", fontsize=9)
         fig.tight_layout()
         fig.savefig(folder / name, dpi=110)
@@ -185,7 +124,7 @@ class Progression:
         return {"acc_per_epoch": self.acc, "figure": name}
 
 
-def plot_experts(args, seed, state, x, y, cfg) -> str:
+def plot_experts(args, seed, method, state, x, y, cfg) -> str:
     """k-DAE/DAMIC: the first point of every class, reconstructed by every expert (k-DAE
     Fig. 2), in figures/ beside the results folder; returns the file name."""
     from jaxclust import plots
@@ -194,7 +133,8 @@ def plot_experts(args, seed, state, x, y, cfg) -> str:
     name = f"experts_{args.method}_{_name(args)}{args.tag}_seed{seed}.png"
     folder = Path(args.results).parent / "figures"
     folder.mkdir(exist_ok=True)
-    plots.experts(folder / name, *plots.expert_reconstructions(state, x[first], cfg),
+    x_hat = np.asarray(method.reconstruct(state, jnp.asarray(x[first]), cfg))
+    plots.experts(folder / name, x[first], x_hat, ((x_hat - x[first][:, None]) ** 2).sum(-1),
                   title=f"{args.method} on {args.dataset}, seed {seed}: the first point of each "
                         "class and every expert's reconstruction (red: the winner)",
                   row_names=[f"class {y[i]}" for i in first])
@@ -204,103 +144,77 @@ def plot_experts(args, seed, state, x, y, cfg) -> str:
 def run_seed(args, x, y, seed: int, stem: str) -> dict:
     """One seed's record; ``stem`` (the record's file stem) also names its checkpoints."""
     k = len(np.unique(y))
-    key = jax.random.key(seed)
     xj = jnp.asarray(x)
     t0 = time.perf_counter()
-    if args.method == "kmeans":
-        res = kmeans.kmeans(key, xj, k, n_init=args.n_init)
-        labels, cfg, extra = res.labels, {"n_clusters": k, "n_init": args.n_init}, {}
-    elif args.method == "sc":  # the spectral-clustering baseline, scikit-learn's
+    extra = {}
+    if args.method == "sc":  # the spectral-clustering baseline, scikit-learn's
         from sklearn.cluster import SpectralClustering
 
         cfg = {"n_clusters": k, "affinity": "nearest_neighbors", "n_neighbors": 10,
                "assign_labels": "kmeans", "implementation": "scikit-learn"}
         labels = SpectralClustering(k, affinity="nearest_neighbors", n_neighbors=10,
                                     random_state=seed, n_jobs=1).fit_predict(x)
-        extra = {}
     else:
-        extra = {}
-        if args.method in HEADS:
-            ae_cfg = ae_config(args)
-            ae_state, pre_seconds, cache_name = pretrained_ae(
-                key, xj, ae_cfg, Path(args.cache), f"{_name(args)}_seed{seed}",
-                args.checkpoint_every)
-            acfg = aekm.Config(k, ae_cfg, args.n_init)
-            pre = jax.jit(aekm.cluster, static_argnames="cfg")(
-                aekm.State(ae_state, jnp.zeros((k, ae_cfg.latent))), xj, cfg=acfg)
-            extra = {"pretrain_seconds": pre_seconds, "pretrained_ae": cache_name,
-                     "aekm_metrics": metrics.evaluate(y, np.asarray(aekm.predict(pre, xj, acfg)))}
-        if args.method == "aekm":
-            labels, cfg = aekm.predict(pre, xj, acfg), acfg
-        else:
-            module = parallel.METHODS[args.method]
-            cfg = (head_config(args, k, ae_cfg) if args.method in HEADS
-                   else classifier_config(args, k))
-            start = (functools.partial(jax.jit(module.from_pretrained, static_argnames="cfg"),
-                                       pre, xj, cfg=cfg) if args.method in HEADS else
-                     functools.partial(jax.jit(module.init, static_argnames="cfg"),
-                                       key, xj, cfg=cfg))
-            epoch = jax.jit(module.train_epoch, static_argnames="cfg")
-            trace = Progression(args, seed, module, xj, y, cfg) if args.progression else None
+        method = get(args.method)
+        cfg = config.build(method, n_clusters=k, **flat_values(args))
+        keys = runner.seed_keys(seed, 1)
+        cache = ckpts = trace = None
+        if method.pretrains:
+            cache = store.pretrain_cache(args.cache, pretrain.phase_config(cfg), xj, keys)
+            pre_done = cache.latest_step() or 0
+            extra.update(pretrained_ae=cache.directory.name)
+            if pre_done < cfg.ae.epochs:
+                log(f"pre-train {stem}: {cache.directory.name} at epoch {pre_done}"
+                    f"/{cfg.ae.epochs}")
+        if args.progression:
+            trace = Progression(args, seed, method, xj, y, cfg)
+        elif method.epochs(cfg):
             # the clustering phase is checkpointed too (not with --progression, whose trace
             # needs every epoch): a run cut off mid-way resumes at its last checkpoint,
             # skipping the head's own pre-training (k-DAE/DAMIC's experts, DAMIC's gate)
-            ckpts = None if trace else parallel.Checkpoints(
-                Path(args.cache) / f"{stem}_{_digest(cfg)}", cfg)
-            n_epochs = (ckpts and ckpts.latest_step()) or 0
-            seconds_path = ckpts and ckpts.directory / "seconds.json"
-            if n_epochs:
-                state = ckpts.restore(n_epochs, jax.eval_shape(start))
-                seconds = json.loads(seconds_path.read_text())[str(n_epochs)]
-                extra.update(resumed_at_epoch=n_epochs)
-                log(f"resumed {ckpts.directory.name} at clustering epoch {n_epochs}/{cfg.epochs}")
-            else:
-                state, seconds = start(), 0.0
-            t1 = time.perf_counter()
-            while n_epochs < cfg.epochs and not bool(getattr(state, "done", False)):
-                if trace:
-                    trace.record(n_epochs, state)
-                state, loss = epoch(state, xj, cfg=cfg)
-                n_epochs += 1
-                if n_epochs % 5 == 0:
-                    delta = f" changed {float(state.delta):.4f}" if hasattr(state, "delta") else ""
-                    log(f"{args.method} seed {seed}: epoch {n_epochs} "
-                        f"loss {float(loss):.5f}{delta}")
-                last = n_epochs == cfg.epochs or bool(getattr(state, "done", False))
-                if ckpts and (n_epochs % args.checkpoint_every == 0 or last):
-                    ckpts.save(n_epochs, state)
-                    done = json.loads(seconds_path.read_text()) if seconds_path.exists() else {}
-                    done[str(n_epochs)] = seconds + time.perf_counter() - t1
-                    seconds_path.write_text(json.dumps(done))
-                    log(f"checkpoint {ckpts.directory.name} at clustering epoch {n_epochs}")
-            if ckpts:
-                ckpts.close()
-            labels = module.predict(state, xj, cfg)
-            extra.update(cluster_epochs=n_epochs,
-                         cluster_seconds=seconds + time.perf_counter() - t1)
+            ckpts = store.Checkpoints(Path(args.cache) / f"{stem}_{_digest(cfg)}", cfg)
+            if ckpts.latest_step() is not None:
+                done = ckpts.latest_step() - cfg.ae.epochs * method.pretrains
+                extra.update(resumed_at_epoch=done)
+
+        def hook(phase, epoch, total, losses, state):
             if trace:
-                trace.record(n_epochs, state, final=True)
-                extra.update(progression=trace.finish())
-            if hasattr(state, "done"):
-                extra.update(converged=bool(state.done))
-            if hasattr(state, "owned"):
-                extra.update(idle_experts=int(jnp.sum(state.owned == 0)))
-                extra.update(experts_figure=plot_experts(args, seed, state, x, y, cfg))
+                trace(phase, epoch, total, losses, state)
+            if phase == "cluster" and args.checkpoint_every and epoch % args.checkpoint_every == 0:
+                log(f"{args.method} seed {seed}: epoch {epoch} loss {float(losses[0]):.5f}")
+                if ckpts:
+                    log(f"checkpoint {stem} at clustering epoch {epoch}")
+
+        res = runner.fit_seeds(method, keys, xj, cfg, checkpoints=ckpts,
+                               checkpoint_every=args.checkpoint_every, resume=ckpts is not None,
+                               pretrain_cache=cache, on_epoch=hook)
+        for c in (cache, ckpts):
+            if c is not None:
+                c.close()
+        state = jax.tree.map(lambda a: a[0], res.states)
+        labels = res.labels[0]
+        if method.pretrains:
+            pre = runner.fit_seeds(get("aekm"), keys, xj, pretrain.phase_config(cfg),
+                                   pretrain_cache=store.pretrain_cache(
+                                       args.cache, pretrain.phase_config(cfg), xj, keys))
+            extra.update(pretrain_seconds=res.seconds["pretrain"],
+                         aekm_metrics=metrics.evaluate(y, np.asarray(pre.labels[0])))
+        extra.update(objective=float(res.objectives[0]), cluster_seconds=res.seconds["cluster"])
+        if method.epochs(cfg):
+            extra.update(cluster_epochs=res.epochs - cfg.ae.epochs * method.pretrains)
+        if trace:
+            extra.update(progression=trace.finish())
+        if method.reconstruct is not None:
+            extra.update(experts_figure=plot_experts(args, seed, method, state, x, y, cfg))
         cfg = dataclasses.asdict(cfg)
     labels = np.asarray(labels)
     wall = time.perf_counter() - t0
     return {"method": args.method, "dataset": args.dataset, "seed": seed,
             "metrics": metrics.evaluate(y, labels), "config": cfg, **extra,
             "n_samples": int(x.shape[0]), "r_min": args.r_min, "wall_time_s": wall,
-            "device": _device(), "host": platform.machine(),
+            "device": record.device(), "host": platform.machine(),
             "jax_version": jax.__version__, "jaxclust_version": jaxclust.__version__,
             "command": "python experiments/run.py " + " ".join(args.argv)}
-
-
-def _device() -> str:
-    """The accelerator's name, or the CPU with its core count."""
-    dev = jax.devices()[0]
-    return dev.device_kind if dev.platform != "cpu" else f"cpu ({os.cpu_count()} cores)"
 
 
 def _name(args) -> str:
@@ -366,7 +280,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--r-min", type=float, default=None,
                    help="imbalanced data (DEC's Table 4): class c kept with probability "
                         "r_min + (1 - r_min) c / 9; one draw (seed 0) shared by every run")
-    p.add_argument("--lam", type=float, default=dcn.Config.lam, help="DCN's λ")
+    p.add_argument("--lam", type=float, default=None, help="DCN's λ (default 0.1)")
     p.add_argument("--checkpoint-every", type=int, default=10,
                    help="epochs between checkpoints (in --cache) of AE pre-training and of "
                         "the clustering phase")

@@ -59,21 +59,6 @@ def select_k(path: Path, result, title: str = "") -> None:
     plt.close(fig)
 
 
-def expert_reconstructions(state, x, cfg):
-    """For a k-DAE or DAMIC state: ``x`` ``(m, d)``, every expert's reconstruction
-    ``(m, k, d)`` and squared error ``(m, k)``, as numpy arrays (the arguments of
-    :func:`experts`)."""
-    import jax.numpy as jnp
-
-    from jaxclust import nets
-    from jaxclust.methods import kdae
-
-    members = state.variables if isinstance(state, kdae.State) else state.members
-    (_, x_hat), _ = nets.apply_ensemble(cfg.member.module(x.shape[1]), members, jnp.asarray(x))
-    x_hat = np.swapaxes(np.asarray(x_hat), 0, 1)
-    return np.asarray(x), x_hat, ((x_hat - np.asarray(x)[:, None]) ** 2).sum(axis=-1)
-
-
 def experts(path: Path, x: np.ndarray, x_hat: np.ndarray, errors: np.ndarray,
             title: str = "", row_names: list[str] | None = None) -> None:
     """Inputs ``x`` ``(m, d)`` (one per row) and every expert's reconstruction ``x_hat``

@@ -1,12 +1,12 @@
 """Choosing the number of clusters without labels: DEC's generalizability criterion.
 
-    res = select_k(dec, x, range(5, 16), dec.Config(ae=AEConfig(epochs=50)), n_seeds=3)
+    res = select_k(methods.get("dec"), x, range(5, 16), cfg, n_seeds=3)
     res.suggested, res.g            # the suggested k; G = L_train / L_validation, (K, S)
 
 The data are split once into a training and a held-out part. One autoencoder per seed is
 pre-trained on the training part and shared by every k (the AE does not depend on k);
 then, for each k, the method's clustering phase runs on the training part, with all seeds
-in one vmapped program (:func:`jaxclust.parallel.fit_seeds`). The method's own loss
+in one vmapped program (:func:`jaxclust.runner.fit_seeds`). The method's own loss
 (``method.objective``: DEC's KL(P‖Q), k-DAE's or DAMIC's loss, DCN's, …) is measured on
 both parts: G = L_train / L_validation. Too many clusters fit the training points but not
 unseen ones, so G drops sharply; the suggested k is the one just before the largest drop
@@ -21,15 +21,14 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Mapping, Sequence
-from types import ModuleType
 from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxclust import metrics, parallel
-from jaxclust.methods import aekm
+from jaxclust import metrics, runner
+from jaxclust.methods import Method, aekm, pretrain
 from jaxclust.validation import check_data, check_labels, check_n_clusters
 
 
@@ -59,14 +58,14 @@ def suggest_k(ks: Sequence[int], scores: np.ndarray, criterion: str = "g") -> in
     raise ValueError(f"criterion must be 'g' or 'silhouette', got {criterion!r}")
 
 
-def select_k(method: ModuleType, x, ks: Sequence[int], cfg, *, seed: int = 0,
+def select_k(method: Method, x, ks: Sequence[int], cfg, *, seed: int = 0,
              n_seeds: int = 1, y=None, val_fraction: float = 0.2, criterion: str = "g",
              silhouette_sample: int = 2000, on_k: Callable[[int, dict], None] | None = None,
              done: Mapping[int, dict] | None = None) -> SelectK:
     """Fit ``method`` for every k in ``ks`` and measure G = L_train / L_validation.
 
-    method: a module of ``jaxclust.methods`` that pre-trains an autoencoder (``dec`` for
-    DEC/IDEC, ``dcn``, ``kdae``, ``damic``); cfg: its ``Config`` (``n_clusters`` is set
+    method: a registered method that pre-trains an autoencoder and has a clustering phase
+    (DEC, IDEC, DCN, k-DAE, DAMIC); cfg: its ``Config`` (``n_clusters`` is set
     per k); x ``(n, d)``; ks: at least two distinct k (sorted here); seeds ``seed …
     seed+n_seeds-1`` (``seed`` also draws the split); y ``(n,)``: optional labels for NMI;
     ``criterion``: how to suggest k (``"g"`` or ``"silhouette"``, see the module doc);
@@ -80,9 +79,9 @@ def select_k(method: ModuleType, x, ks: Sequence[int], cfg, *, seed: int = 0,
     ks = np.asarray(sorted(set(int(k) for k in ks)))
     if ks.size < 2:
         raise ValueError(f"select_k needs at least two values of k, got {ks.tolist()}")
-    if not hasattr(method, "from_pretrained"):
-        raise ValueError(f"{method.__name__} has no autoencoder phase to share across k; "
-                         "use dec, dcn, kdae or damic")
+    if not (method.pretrains and method.train_epoch is not None):
+        raise ValueError(f"{method.name} has no autoencoder phase to share across k and a "
+                         "clustering phase after it; use dec, idec, dcn, kdae or damic")
     suggest_k([2, 3], np.zeros(2), criterion)  # rejects an unknown criterion early
     if not 0.0 < val_fraction < 1.0:
         raise ValueError(f"val_fraction must be in (0, 1), got {val_fraction}")
@@ -92,17 +91,17 @@ def select_k(method: ModuleType, x, ks: Sequence[int], cfg, *, seed: int = 0,
     x_train, x_val = jnp.asarray(x[perm[n_val:]]), jnp.asarray(x[perm[:n_val]])
     for k in ks:
         check_n_clusters(int(k), min(x_train.shape[0], n_val))
-    keys = parallel.seed_keys(seed, n_seeds)
-    pre = parallel.fit_seeds(aekm, keys, x_train,
-                             dataclasses.replace(cfg, n_clusters=int(ks[0])).aekm())
-    z_val = jax.vmap(lambda s: aekm.embed(s, x_val[:silhouette_sample], cfg.aekm()))(pre.states)
+    keys = runner.seed_keys(seed, n_seeds)
+    pre_cfg = pretrain.phase_config(dataclasses.replace(cfg, n_clusters=int(ks[0])))
+    pre = runner.fit_seeds(aekm.METHOD, keys, x_train, pre_cfg)
+    z_val = jax.vmap(lambda s: pretrain.embed(s, x_val[:silhouette_sample], pre_cfg))(pre.states)
     rows = []
     for k in ks:
         if done and int(k) in done:
             rows.append({name: np.asarray(v) for name, v in done[int(k)].items()})
             continue
         cfg_k = dataclasses.replace(cfg, n_clusters=int(k))
-        res = parallel.fit_seeds(method, keys, x_train, cfg_k, pretrained=pre.states)
+        res = runner.fit_seeds(method, keys, x_train, cfg_k, pretrained=pre.states)
         loss = jax.vmap(lambda s, xs: method.objective(s, xs, cfg_k), in_axes=(0, None))
         row = {"train": np.asarray(loss(res.states, x_train)),
                "val": np.asarray(loss(res.states, x_val))}

@@ -53,8 +53,8 @@ def check_n_clusters(n_clusters, n_samples: int) -> int:
     """Validate the number of clusters against the number of samples."""
     if isinstance(n_clusters, bool) or not isinstance(n_clusters, (int, np.integer)):
         raise TypeError(f"n_clusters must be an int, got {type(n_clusters).__name__}")
-    if n_clusters < 2:
-        raise ValueError(f"n_clusters must be at least 2, got {n_clusters}")
+    if n_clusters < 1:
+        raise ValueError(f"n_clusters must be at least 1, got {n_clusters}")
     if n_clusters > n_samples:
         raise ValueError(
             f"n_clusters={n_clusters} is larger than the number of samples ({n_samples})"

@@ -41,13 +41,13 @@ def digits_head():
     """Run a clustering head on digits from its AE+KM start (key 0) until ``cfg.epochs``
     or its stop flag. Returns ``(start_nmi, end_nmi, state)``."""
     from jaxclust import data, metrics
-    from jaxclust.methods import aekm
+    from jaxclust.methods import pretrain
 
     def run(method, cfg):
         x, y = data.load("digits")
         xj = jnp.asarray(x)
-        pre = jax.jit(aekm.fit, static_argnames="cfg")(jax.random.key(0), xj, cfg=cfg.aekm())
-        start = metrics.nmi(y, np.asarray(aekm.predict(pre, xj, cfg.aekm())))
+        pre = jax.jit(pretrain.fit, static_argnames="cfg")(jax.random.key(0), xj, cfg=cfg)
+        start = metrics.nmi(y, np.asarray(pretrain.predict(pre, xj, cfg)))
         state = jax.jit(method.from_pretrained, static_argnames="cfg")(pre, xj, cfg=cfg)
         epoch = jax.jit(method.train_epoch, static_argnames="cfg")
         for _ in range(cfg.epochs):

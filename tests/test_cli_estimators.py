@@ -4,22 +4,26 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxclust import cli, data, metrics
+from jaxclust import cli, data, metrics, record
 from jaxclust.estimators import AEKMeans
 from jaxclust.methods import kdae
 
 
 def test_cli_fit_writes_labels_metrics_and_plot(tmp_path, capsys):
     out = tmp_path / "run"
-    rc = cli.main(["fit", "--method", "aekm", "--dataset", "digits", "--subset", "300",
-                   "--epochs", "2", "--n-init", "2", "--no-progress", "--out", str(out)])
+    rc = cli.main(["fit", "aekm", "--dataset", "digits", "--subset", "300",
+                   "--pretrain-epochs", "2", "--n-init", "2", "--no-progress",
+                   "--out", str(out)])
     assert rc == 0
     labels = np.load(out / "labels.npy")
-    record = json.loads((out / "metrics.json").read_text())
+    rec = json.loads((out / "seed0.json").read_text())
+    record.check(rec)
     _, y = data.load("digits", subset=300)
     assert labels.shape == (300,)
-    assert record["metrics"]["nmi"] == pytest.approx(metrics.nmi(y, labels))
-    assert record["method"] == "aekm" and record["config"]["ae"]["epochs"] == 2
+    assert rec["metrics"]["nmi"] == pytest.approx(metrics.nmi(y, labels))
+    assert rec["method"] == "aekm" and rec["config"]["pretrain_epochs"] == 2
+    assert rec["preset"] == "paper" and rec["config"]["ae_hidden"] == [500, 500, 2000]
+    assert rec["command"].startswith("jaxclust fit aekm --dataset digits")
     assert (out / "embedding.png").stat().st_size > 0
     assert "NMI" in capsys.readouterr().out
 
@@ -27,10 +31,10 @@ def test_cli_fit_writes_labels_metrics_and_plot(tmp_path, capsys):
 def test_cli_user_file_without_labels(tmp_path, capsys):
     x, _ = data.load("synthetic", n=200, k=4)
     np.save(tmp_path / "x.npy", x)
-    assert cli.main(["fit", "--method", "kmeans", "--dataset", str(tmp_path / "x.npy"),
+    assert cli.main(["fit", "kmeans", "--dataset", str(tmp_path / "x.npy"),
                      "--no-progress", "--no-plot", "--out", str(tmp_path / "o")]) == 2
     assert "--n-clusters is required" in capsys.readouterr().err
-    assert cli.main(["fit", "--method", "kmeans", "--dataset", str(tmp_path / "x.npy"),
+    assert cli.main(["fit", "kmeans", "--dataset", str(tmp_path / "x.npy"),
                      "--n-clusters", "4", "--no-progress", "--out", str(tmp_path / "o")]) == 0
     assert np.load(tmp_path / "o" / "labels.npy").shape == (200,)
 
@@ -39,21 +43,21 @@ def test_cli_reports_bad_input_clearly(tmp_path, capsys):
     x = np.ones((10, 3))
     x[3, 1] = np.nan
     np.save(tmp_path / "bad.npy", x)
-    assert cli.main(["fit", "--dataset", str(tmp_path / "bad.npy"), "--n-clusters", "2",
+    assert cli.main(["fit", "aekm", "--dataset", str(tmp_path / "bad.npy"), "--n-clusters", "2",
                      "--no-progress"]) == 2
     assert "NaN or inf in 1 rows (first: row 3" in capsys.readouterr().err
 
 
 def test_aekmeans_estimator():
     x, y = data.load("digits", subset=300)
-    est = AEKMeans(n_clusters=10, hidden=(32,), latent=5, epochs=3, batch_size=32, n_init=2,
-                   random_state=0)
+    est = AEKMeans(n_clusters=10, ae_hidden=(32,), embedding_size=5, pretrain_epochs=3,
+                   pretrain_batch_size=32, n_init=2, random_state=0)
     labels = est.fit_predict(x)
     assert labels.shape == (300,) and est.cluster_centers_.shape == (10, 5)
     np.testing.assert_array_equal(est.predict(x), labels)
     assert est.transform(x).shape == (300, 5)
-    with pytest.raises(ValueError, match="epochs must be >= 1"):
-        AEKMeans(epochs=0).fit(x)
+    with pytest.raises(ValueError, match="pretrain_batch_size"):
+        AEKMeans(pretrain_batch_size=0).fit(x)
 
 
 @pytest.mark.parametrize("cls", ["DEC", "IDEC"])
@@ -61,25 +65,28 @@ def test_dec_estimators(cls):
     from jaxclust import estimators
 
     x, _ = data.load("digits", subset=300)
-    est = getattr(estimators, cls)(n_clusters=10, hidden=(32,), latent=5, epochs=3,
-                                   batch_size=32, n_init=2, cluster_batch_size=32,
-                                   max_epochs=3, random_state=0)
-    with pytest.warns(Warning, match="did not reach tol"):
+    est = getattr(estimators, cls)(n_clusters=10, ae_hidden=(32,), embedding_size=5,
+                                   pretrain_epochs=3, pretrain_batch_size=32, n_init=2,
+                                   clustering_batch_size=32, clustering_epochs=3,
+                                   random_state=0)
+    with pytest.warns(Warning, match="did not converge"):
         labels = est.fit_predict(x)
-    q = est.transform(x)
+    assert est.transform(x).shape == (300, 5)
+    q = est.predict_proba(x)
     assert q.shape == (300, 10)
     np.testing.assert_allclose(q.sum(1), 1.0, rtol=1e-5)
     np.testing.assert_array_equal(q.argmax(1), labels)
-    assert est.n_iter_ == 3 and np.isfinite(est.objective_)
-    assert est.get_params()["cluster_optimizer"] == ("adam" if cls == "IDEC" else "sgd")
+    assert est.n_iter_ == 3 + 3 and np.isfinite(est.objective_)
+    assert est.get_params()["clustering_optimizer"] == ("adam" if cls == "IDEC" else "sgd")
 
 
 def test_dcn_estimator():
     from jaxclust.estimators import DCN
 
     x, _ = data.load("digits", subset=300)
-    est = DCN(n_clusters=10, hidden=(32,), latent=5, epochs=2, batch_size=32, n_init=2,
-              cluster_batch_size=32, cluster_epochs=2, random_state=0)
+    est = DCN(n_clusters=10, ae_hidden=(32,), embedding_size=5, pretrain_epochs=2,
+              pretrain_batch_size=32, n_init=2, clustering_batch_size=32, clustering_epochs=2,
+              random_state=0)
     labels = est.fit_predict(x)
     assert labels.shape == (300,) and est.cluster_centers_.shape == (10, 5)
     np.testing.assert_array_equal(est.predict(x), labels)
@@ -90,37 +97,39 @@ def test_kdae_estimator():
     from jaxclust.estimators import KDAE
 
     x, _ = data.load("digits", subset=300)
-    est = KDAE(n_clusters=4, hidden=(32,), latent=5, epochs=2, batch_size=32, n_init=2,
-               member_hidden=(16,), member_latent=3, member_epochs=2, cluster_batch_size=32,
-               cluster_epochs=2, random_state=0)
+    est = KDAE(n_clusters=4, ae_hidden=(32,), embedding_size=5, pretrain_epochs=2,
+               pretrain_batch_size=32, n_init=2, member_hidden=(16,), member_latent=3,
+               member_epochs=2, member_batch_size=32, clustering_batch_size=32,
+               clustering_epochs=2, random_state=0)
     labels = est.fit_predict(x)
     err = est.transform(x)
     assert err.shape == (300, 4)
     np.testing.assert_array_equal(err.argmin(1), labels)
-    assert est.owned_.sum() == 300 and np.isfinite(est.objective_)
-    # clustering_error="norm" (the authors' code's ‖x − x̂‖) reaches the config; its errors
-    # are the square roots of the default ones, so the labels are the same.
-    norm_cfg = est.set_params(clustering_error="norm")._config()
+    assert np.isfinite(est.objective_)
+    # error="norm" (the authors' code's ‖x − x̂‖) reaches the config; its errors are the
+    # square roots of the default ones, so the labels are the same.
+    norm_cfg = est.set_params(error="norm")._config()
     assert norm_cfg.error == "norm"
     np.testing.assert_allclose(kdae.errors(est.state_, jnp.asarray(x), norm_cfg),
                                np.sqrt(err), rtol=1e-4)
-    with pytest.raises(ValueError, match="error must be one of"):
-        est.set_params(clustering_error="l1").fit(x)
+    with pytest.raises(ValueError, match="'error' parameter"):
+        est.set_params(error="l1").fit(x)
 
 
 def test_damic_estimator():
     from jaxclust.estimators import DAMIC
 
     x, _ = data.load("synthetic", n=200, k=4)
-    est = DAMIC(n_clusters=4, hidden=(32,), latent=4, epochs=2, batch_size=32, n_init=2,
-                member_hidden=(16,), member_latent=2, member_epochs=2, gate_hidden=(16,),
-                gate_epochs=2, cluster_batch_size=32, cluster_epochs=2, random_state=0)
+    est = DAMIC(n_clusters=4, ae_hidden=(32,), embedding_size=4, pretrain_epochs=2,
+                pretrain_batch_size=32, n_init=2, member_hidden=(16,), member_latent=2,
+                member_epochs=2, member_batch_size=32, gate_hidden=(16,), gate_epochs=2,
+                clustering_batch_size=32, clustering_epochs=2, random_state=0)
     labels = est.fit_predict(x)
     proba = est.predict_proba(x)
     assert proba.shape == (200, 4)
     np.testing.assert_array_equal(proba.argmax(1), labels)
     assert est.transform(x).shape == (200, 4) and "gate_hidden" in est.get_params()
-    assert "clustering_loss" not in est.get_params()
+    assert "loss" not in est.get_params() and "variance" in est.get_params()
 
 
 @pytest.mark.slow
@@ -128,45 +137,48 @@ def test_damic_estimator():
                                     "dac"])
 def test_cli_every_deep_method(tmp_path, method):
     out = tmp_path / method
-    assert cli.main(["fit", "--method", method, "--dataset", "digits", "--subset", "200",
-                     "--hidden", "16", "--epochs", "1", "--max-epochs", "1", "--n-init", "1",
-                     "--no-progress", "--out", str(out)]) == 0
-    record = json.loads((out / "metrics.json").read_text())
-    assert record["method"] == method and 0.0 <= record["metrics"]["nmi"] <= 1.0
+    small = (["--hidden", "16"] if method in ("imsat", "rim", "dac") else
+             ["--ae-hidden", "16", "--pretrain-epochs", "1", "--n-init", "1"])
+    assert cli.main(["fit", method, "--dataset", "digits", "--subset", "200", *small,
+                     "--clustering-epochs", "1", "--no-progress", "--out", str(out)]) == 0
+    rec = json.loads((out / "seed0.json").read_text())
+    assert rec["method"] == method and 0.0 <= rec["metrics"]["nmi"] <= 1.0
     assert np.load(out / "labels.npy").shape == (200,)
     assert (out / "experts.png").exists() == (method in ("kdae", "damic"))
 
 
 def test_cli_experts_figure_and_select_k(tmp_path, capsys):
-    small = ["--dataset", "digits", "--subset", "200", "--hidden", "16", "--epochs", "1",
-             "--max-epochs", "1", "--n-init", "1", "--no-progress"]
-    assert cli.main(["fit", "--method", "kdae", *small, "--expert-index", "7",
+    small = ["--dataset", "digits", "--subset", "200", "--ae-hidden", "16",
+             "--pretrain-epochs", "1", "--clustering-epochs", "1", "--n-init", "1",
+             "--no-progress"]
+    assert cli.main(["fit", "kdae", *small, "--expert-index", "7",
                      "--out", str(tmp_path / "kdae")]) == 0
     assert (tmp_path / "kdae" / "experts.png").stat().st_size > 0
-    assert cli.main(["select-k", "--method", "dec", "--k", "3,4", *small,
+    assert cli.main(["select-k", "dec", "--k", "3,4", *small,
                      "--out", str(tmp_path / "sel")]) == 0
     record = json.loads((tmp_path / "sel" / "select_k.json").read_text())
     assert record["ks"] == [3, 4] and record["criterion"] == "g"
     assert np.asarray(record["g"]).shape == (2, 1) and (tmp_path / "sel" / "select_k.png").exists()
     assert "suggested k" in capsys.readouterr().out
     # Resuming reuses the finished k (identical numbers) and fits only the new one.
-    assert cli.main(["select-k", "--method", "dec", "--k", "3,4,5", *small, "--resume",
+    assert cli.main(["select-k", "dec", "--k", "3,4,5", *small, "--resume",
                      "--out", str(tmp_path / "sel")]) == 0
     assert "k = [3, 4] already done" in capsys.readouterr().out
     resumed = json.loads((tmp_path / "sel" / "select_k.json").read_text())
     assert resumed["ks"] == [3, 4, 5] and resumed["g"][:2] == record["g"]
-    assert cli.main(["select-k", "--method", "dec", "--k", "3,4", *small, "--resume", "--lr",
-                     "0.01", "--out", str(tmp_path / "sel")]) == 2
+    assert cli.main(["select-k", "dec", "--k", "3,4", *small, "--resume",
+                     "--pretrain-lr", "0.01", "--out", str(tmp_path / "sel")]) == 2
     assert "other settings" in capsys.readouterr().err
-    assert cli.main(["select-k", "--k", "3-5", *small]) == 2
+    assert cli.main(["select-k", "dec", "--k", "3-5", *small]) == 2
     assert "--k must be" in capsys.readouterr().err
-    assert cli.main(["fit", "--method", "kdae", *small, "--expert-index", "200"]) == 2
+    assert cli.main(["fit", "kdae", *small, "--expert-index", "200"]) == 2
     assert "--expert-index must be in [0, 200)" in capsys.readouterr().err
 
 
 def test_estimator_n_seeds_keeps_the_best_objective_and_exposes_all():
     x, _ = data.load("digits", subset=300)
-    params = dict(n_clusters=10, hidden=(32,), latent=5, epochs=2, batch_size=32, n_init=2)
+    params = dict(n_clusters=10, ae_hidden=(32,), embedding_size=5, pretrain_epochs=2,
+                  pretrain_batch_size=32, n_init=2)
     est = AEKMeans(n_seeds=3, random_state=4, **params).fit(x)
     assert est.labels_all_.shape == (3, 300) and est.scores_all_.shape == (3,)
     assert est.best_seed_ == int(np.argmin(est.scores_all_))
@@ -174,21 +186,21 @@ def test_estimator_n_seeds_keeps_the_best_objective_and_exposes_all():
     assert est.inertia_ == pytest.approx(est.scores_all_.min())
     single = AEKMeans(random_state=5, **params).fit(x)  # seed 4 + 1
     np.testing.assert_array_equal(single.labels_, est.labels_all_[1])
-    with pytest.raises(ValueError, match="n_seeds"):
+    with pytest.raises(ValueError, match="'n_seeds' parameter"):
         AEKMeans(n_seeds=0, **params).fit(x)
 
 
 def test_cli_seeds_checkpoints_and_resume(tmp_path, capsys):
     out = tmp_path / "run"
-    argv = ["fit", "--method", "aekm", "--dataset", "digits", "--subset", "300", "--epochs",
-            "2", "--hidden", "16", "--n-init", "2", "--seeds", "2", "--no-progress",
+    argv = ["fit", "aekm", "--dataset", "digits", "--subset", "300", "--pretrain-epochs",
+            "2", "--ae-hidden", "16", "--n-init", "2", "--seeds", "2", "--no-progress",
             "--no-plot", "--out", str(out)]
     assert cli.main([*argv, "--checkpoint-every", "1"]) == 0
-    assert "over 2 seeds: NMI" in capsys.readouterr().out
-    record = json.loads((out / "metrics.json").read_text())
-    assert [r["seed"] for r in record["seeds"]] == [0, 1]
-    nmis = [r["metrics"]["nmi"] for r in record["seeds"]]
-    assert record["summary"]["nmi"]["mean"] == pytest.approx(np.mean(nmis))
+    printed = capsys.readouterr().out
+    recs = [json.loads((out / f"seed{s}.json").read_text()) for s in (0, 1)]
+    assert [r["seed"] for r in recs] == [0, 1] and sum(r["extra"]["kept"] for r in recs) == 1
+    nmis = [r["metrics"]["nmi"] for r in recs]
+    assert f"over 2 seeds: NMI {np.mean(nmis):.4f}" in printed
     first = np.load(out / "labels_all.npy")
     assert first.shape == (2, 300)
     assert sorted(p.name for p in (out / "checkpoints").iterdir()) == ["1", "2", "config.json"]
@@ -201,8 +213,8 @@ def test_imsat_and_rim_estimators(cls):
     from jaxclust import estimators
 
     x, _ = data.load("synthetic", n=200, k=4)
-    est = getattr(estimators, cls)(n_clusters=4, hidden=(16,), epochs=2, batch_size=50,
-                                   n_seeds=2, random_state=0)
+    est = getattr(estimators, cls)(n_clusters=4, hidden=(16,), clustering_epochs=2,
+                                   clustering_batch_size=50, n_seeds=2, random_state=0)
     labels = est.fit_predict(x)
     proba = est.predict_proba(x)
     assert proba.shape == (200, 4) and est.labels_all_.shape == (2, 200)
@@ -215,7 +227,8 @@ def test_dac_estimator():
     from jaxclust.estimators import DAC
 
     x, _ = data.load("synthetic", n=200, k=4)
-    est = DAC(n_clusters=4, hidden=(16,), batch_size=50, epochs=2, random_state=0).fit(x)
+    est = DAC(n_clusters=4, hidden=(16,), clustering_batch_size=50, clustering_epochs=2,
+              random_state=0).fit(x)
     proba = est.predict_proba(x)
     assert proba.shape == (200, 4) and est.n_iter_ == 2
     np.testing.assert_array_equal(proba.argmax(1), est.labels_)

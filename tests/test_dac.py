@@ -1,11 +1,15 @@
 """DAC: the pairwise loss against numpy float64, adaptive thresholds, vmap over seeds."""
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from jaxclust import data
 from jaxclust.losses import dac_loss
-from jaxclust.methods import dac
+from jaxclust.methods import dac, fit
+
+dac_fit = functools.partial(fit, dac.METHOD)
 
 
 def _unit_features(seed, b=24, k=5):
@@ -54,9 +58,9 @@ def test_thresholds_tighten_and_a_finished_run_freezes():
 
 def test_vmap_over_seeds_equals_separate_fits():
     x = jnp.asarray(data.load("synthetic", n=160, k=4, seed=0)[0])
-    both = jax.jit(jax.vmap(dac.fit, (0, None, None)), static_argnames="cfg")(
+    both = jax.jit(jax.vmap(dac_fit, (0, None, None)), static_argnames="cfg")(
         jax.vmap(jax.random.key)(jnp.arange(2)), x, SMALL)
-    fit = jax.jit(dac.fit, static_argnames="cfg")
+    fit = jax.jit(dac_fit, static_argnames="cfg")
     for i in range(2):
         single = fit(jax.random.key(i), x, cfg=SMALL)
         np.testing.assert_array_equal(dac.predict(jax.tree.map(lambda a: a[i], both), x, SMALL),

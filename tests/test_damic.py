@@ -6,7 +6,7 @@ import pytest
 
 from jaxclust import data, metrics, nets, train
 from jaxclust.losses import damic_loss, kdae_soft_loss
-from jaxclust.methods import aekm, damic
+from jaxclust.methods import damic, fit, pretrain
 
 
 def np_damic(logits, d):
@@ -83,7 +83,7 @@ def test_vmap_over_seeds():
     x = jnp.asarray(data.load("synthetic", n=128, k=4)[0])
     keys = jax.random.split(jax.random.key(2), 2)
     states = jax.jit(jax.vmap(damic.fit, (0, None, None)), static_argnums=2)(keys, x, CFG)
-    single = damic.fit(keys[1], x, CFG)
+    single = fit(damic.METHOD, keys[1], x, CFG)
     np.testing.assert_allclose(damic.predict_proba(jax.tree.map(lambda a: a[1], states), x, CFG),
                                damic.predict_proba(single, x, CFG), rtol=1e-4, atol=1e-5)
 
@@ -101,8 +101,8 @@ def test_damic_improves_on_its_aekm_start_on_synthetic():
                                          batch_size=64),
                        member=member, gate_hidden=(64, 64), gate_epochs=20, variance=1e-3,
                        lr=1e-4, batch_size=64, epochs=30)
-    pre = jax.jit(aekm.fit, static_argnames="cfg")(jax.random.key(0), xj, cfg=cfg.aekm())
-    labels = aekm.predict(pre, xj, cfg.aekm())
+    pre = jax.jit(pretrain.fit, static_argnames="cfg")(jax.random.key(0), xj, cfg=cfg)
+    labels = pretrain.predict(pre, xj, cfg)
     from_labels = jax.jit(damic.from_labels, static_argnames="cfg")
     state = from_labels(jax.random.key(100), xj, labels, cfg=cfg)
     epoch = jax.jit(damic.train_epoch, static_argnames="cfg")

@@ -4,7 +4,7 @@ import numpy as np
 
 from jaxclust import data, kmeans, nets, train
 from jaxclust.losses import dcn_loss
-from jaxclust.methods import aekm, dcn
+from jaxclust.methods import dcn, fit, pretrain
 
 
 def test_dcn_loss_against_numpy():
@@ -28,7 +28,7 @@ def _x():
 
 def test_step_moves_centroids_only_by_the_online_update():
     x = _x()
-    state = dcn.init(jax.random.key(0), x, CFG)
+    state = dcn.from_pretrained(pretrain.fit(jax.random.key(0), x, CFG), x, CFG)
     batch = x[:32]
     new, _ = dcn.train_step(state, batch, CFG)
     # The optimiser touched the network only; the centroids follow the online update
@@ -46,7 +46,7 @@ def test_step_moves_centroids_only_by_the_online_update():
 
 def test_gradient_of_clustering_term_pulls_z_towards_its_centroid():
     x = _x()
-    state = dcn.init(jax.random.key(1), x, CFG)
+    state = dcn.from_pretrained(pretrain.fit(jax.random.key(1), x, CFG), x, CFG)
     module = CFG.ae.module(x.shape[1])
     z0 = nets.embed(module, state.variables, x[:32])
     labels = kmeans.assign(z0, state.centroids)[0]
@@ -60,7 +60,7 @@ def test_vmap_over_seeds_equals_separate_runs():
     keys = jax.random.split(jax.random.key(2), 2)
     states = jax.jit(jax.vmap(dcn.fit, (0, None, None)), static_argnums=2)(keys, x, CFG)
     for i in range(2):
-        single = dcn.fit(keys[i], x, CFG)
+        single = fit(dcn.METHOD, keys[i], x, CFG)
         np.testing.assert_allclose(states.centroids[i], single.centroids, rtol=1e-4, atol=1e-5)
         np.testing.assert_array_equal(dcn.predict(jax.tree.map(lambda a: a[i], states), x, CFG),
                                       dcn.predict(single, x, CFG))
@@ -68,7 +68,7 @@ def test_vmap_over_seeds_equals_separate_runs():
 
 def test_dcn_keeps_aekm_start_and_improves_the_objective():
     x = _x()
-    pre = aekm.fit(jax.random.key(3), x, CFG.aekm())
+    pre = pretrain.fit(jax.random.key(3), x, CFG)
     state = dcn.from_pretrained(pre, x, CFG)
     before = float(dcn.objective(state, x, CFG))
     for _ in range(5):

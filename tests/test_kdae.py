@@ -150,7 +150,7 @@ def test_kdae_on_digits_reaches_nmi():
     pre-trained with BCE, 20 joint epochs, Adam 1e-3, batch 64. Measured NMI on seeds 0/1:
     AE+KM 0.758/0.778 → after per-cluster pre-training 0.805/0.812 → joint 0.833/0.836."""
     from jaxclust import metrics
-    from jaxclust.methods import aekm
+    from jaxclust.methods import pretrain
 
     x, y = data.load("digits")
     xj = jnp.asarray(x)
@@ -158,8 +158,8 @@ def test_kdae_on_digits_reaches_nmi():
                             output_activation="sigmoid", loss="bce", epochs=50, batch_size=64)
     cfg = kdae.Config(10, train.AEConfig(hidden=(256, 256, 512), epochs=100, batch_size=64),
                       member=member, lr=1e-3, batch_size=64, epochs=20)
-    pre = jax.jit(aekm.fit, static_argnames="cfg")(jax.random.key(0), xj, cfg=cfg.aekm())
-    labels = aekm.predict(pre, xj, cfg.aekm())
+    pre = jax.jit(pretrain.fit, static_argnames="cfg")(jax.random.key(0), xj, cfg=cfg)
+    labels = pretrain.predict(pre, xj, cfg)
     from_labels = jax.jit(kdae.from_labels, static_argnames="cfg")
     state = from_labels(jax.random.key(100), xj, labels, cfg=cfg)
     epoch = jax.jit(kdae.train_epoch, static_argnames="cfg")

@@ -9,7 +9,7 @@ from jax.test_util import check_grads
 from jaxclust import nets, train
 from jaxclust.estimators import DAMIC
 from jaxclust.losses import reconstruction_error
-from jaxclust.methods import aekm
+from jaxclust.methods import pretrain
 
 SMALL = train.AEConfig(hidden=(16, 8), latent=3, epochs=2, batch_size=32)
 
@@ -114,27 +114,27 @@ def test_pretraining_reduces_loss():
     assert float(last) < 0.5 * float(first)
 
 
-AEKM_CFG = aekm.Config(n_clusters=3, ae=SMALL, n_init=2)
+AEKM_CFG = pretrain.Config(n_clusters=3, ae=SMALL, n_init=2)
 
 
 def test_aekm_same_key_same_labels():
     x = _x()
-    fit = jax.jit(aekm.fit, static_argnames="cfg")
-    a = aekm.predict(fit(jax.random.key(5), x, cfg=AEKM_CFG), x, AEKM_CFG)
-    b = aekm.predict(fit(jax.random.key(5), x, cfg=AEKM_CFG), x, AEKM_CFG)
+    fit = jax.jit(pretrain.fit, static_argnames="cfg")
+    a = pretrain.predict(fit(jax.random.key(5), x, cfg=AEKM_CFG), x, AEKM_CFG)
+    b = pretrain.predict(fit(jax.random.key(5), x, cfg=AEKM_CFG), x, AEKM_CFG)
     np.testing.assert_array_equal(a, b)
 
 
 def test_aekm_vmap_over_keys_equals_separate_fits():
     x = _x()
     keys = jax.random.split(jax.random.key(6), 2)
-    states = jax.jit(jax.vmap(aekm.fit, (0, None, None)), static_argnums=2)(keys, x, AEKM_CFG)
+    states = jax.jit(jax.vmap(pretrain.fit, (0, None, None)), static_argnums=2)(keys, x, AEKM_CFG)
     for i in range(2):
-        single = aekm.fit(keys[i], x, AEKM_CFG)
+        single = pretrain.fit(keys[i], x, AEKM_CFG)
         batched = jax.tree.map(lambda a: a[i], states)
         np.testing.assert_allclose(batched.centroids, single.centroids, rtol=1e-4, atol=1e-5)
-        np.testing.assert_array_equal(aekm.predict(batched, x, AEKM_CFG),
-                                      aekm.predict(single, x, AEKM_CFG))
+        np.testing.assert_array_equal(pretrain.predict(batched, x, AEKM_CFG),
+                                      pretrain.predict(single, x, AEKM_CFG))
 
 
 def test_bfloat16_compute_keeps_float32_params_and_outputs_close():
@@ -181,9 +181,9 @@ def test_kernel_init_scales(name):
 
 @pytest.mark.parametrize("name", ["lecun_normal", "glorot_uniform"])
 def test_kernel_init_reaches_damic_members_and_gate(name):
-    """The estimators' ``kernel_init`` initialises every network, not only the first AE."""
+    """``member_kernel_init`` initialises DAMIC's experts and its gate."""
     cfg = DAMIC(n_clusters=300, member_hidden=(400, 300), member_latent=200,
-                gate_hidden=(400, 400), kernel_init=name)._config()
+                gate_hidden=(400, 400), member_kernel_init=name)._config()
     x = jnp.zeros((1, 500))
     _assert_kernels_follow(cfg.member.module(500).init(jax.random.key(0), x)["params"], name)
     _assert_kernels_follow(cfg.gate().init(jax.random.key(1), x)["params"], name)

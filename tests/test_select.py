@@ -4,6 +4,7 @@ import pytest
 from sklearn.datasets import make_blobs
 
 from jaxclust.methods import dec, imsat
+from jaxclust.methods import get
 from jaxclust.select import select_k, suggest_k
 from jaxclust.train import AEConfig
 
@@ -23,7 +24,7 @@ def test_select_k_finds_the_blobs_and_reports_every_k():
     x, y = make_blobs(n_samples=1000, centers=4, n_features=10, cluster_std=1.0, random_state=0)
     x = (x - x.mean(0)) / x.std(0)
     seen = []
-    res = select_k(dec, x, [5, 3, 4, 4], CFG, y=y, criterion="silhouette",
+    res = select_k(get("dec"), x, [5, 3, 4, 4], CFG, y=y, criterion="silhouette",
                    on_k=lambda k, row: seen.append(k))
     assert seen == [3, 4, 5] and res.suggested == 4  # sorted, duplicates dropped
     assert res.g.shape == res.silhouette.shape == res.nmi.shape == (3, 1)
@@ -34,10 +35,10 @@ def test_select_k_finds_the_blobs_and_reports_every_k():
 def test_select_k_rejects_bad_arguments():
     x = np.random.default_rng(0).normal(size=(100, 5)).astype(np.float32)
     with pytest.raises(ValueError, match="two values"):
-        select_k(dec, x, [3], CFG)
+        select_k(get("dec"), x, [3], CFG)
     with pytest.raises(ValueError, match="criterion"):
-        select_k(dec, x, [2, 3], CFG, criterion="elbow")
+        select_k(get("dec"), x, [2, 3], CFG, criterion="elbow")
     with pytest.raises(ValueError, match="autoencoder"):
-        select_k(imsat, x, [2, 3], imsat.Config())
+        select_k(imsat.METHOD, x, [2, 3], imsat.Config())
     with pytest.raises(ValueError, match="val_fraction"):
-        select_k(dec, x, [2, 3], CFG, val_fraction=1.0)
+        select_k(get("dec"), x, [2, 3], CFG, val_fraction=1.0)

@@ -44,8 +44,8 @@ def test_non_numeric():
 
 
 def test_n_clusters_bounds():
-    with pytest.raises(ValueError, match="at least 2"):
-        check_n_clusters(1, 10)
+    with pytest.raises(ValueError, match="at least 1"):
+        check_n_clusters(0, 10)
     with pytest.raises(ValueError,
                        match=r"n_clusters=11 is larger than the number of samples \(10\)"):
         check_n_clusters(11, 10)

@@ -10,19 +10,15 @@ argmin-error assignment and the spread of the experts' errors; then, from that s
 """
 import argparse
 import dataclasses
-import sys
 import time
-from pathlib import Path
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-import run  # noqa: E402  (experiments/run.py: the cached pre-trained autoencoder)
 
-from jaxclust import data, metrics, train  # noqa: E402
-from jaxclust.methods import aekm, damic  # noqa: E402
+from jaxclust import data, metrics, runner, store, train  # noqa: E402
+from jaxclust.methods import aekm, damic, pretrain  # noqa: E402
 
 
 def report(tag, state, x, y, cfg):
@@ -49,17 +45,16 @@ def main():
     x, y = data.load("20news", data_dir=args.data_dir)
     x, k = jnp.asarray(x), 20
     ae_cfg = train.AEConfig(hidden=(500, 500, 2000), latent=10, epochs=100)
-    ae_state, _, _ = run.pretrained_ae(jax.random.key(0), x, ae_cfg, Path(args.cache),
-                                       "20news_seed0", 10)
-    acfg = aekm.Config(k, ae_cfg, 20)
-    pre = jax.jit(aekm.cluster, static_argnames="cfg")(
-        aekm.State(ae_state, jnp.zeros((k, ae_cfg.latent))), x, cfg=acfg)
-    print("aekm", metrics.evaluate(y, np.asarray(aekm.predict(pre, x, acfg))), flush=True)
     member = dataclasses.replace(damic.Config.member, epochs=args.member_epochs,
                                  loss=args.member_loss, output_activation=args.member_output)
     cfg = damic.Config(n_clusters=k, ae=ae_cfg, member=member)
+    keys, pre_cfg = runner.seed_keys(0, 1), pretrain.phase_config(cfg)
+    pre = runner.fit_seeds(aekm.METHOD, keys, x, pre_cfg, checkpoint_every=10,
+                           pretrain_cache=store.pretrain_cache(args.cache, pre_cfg, x, keys))
+    print("aekm", metrics.evaluate(y, np.asarray(pre.labels[0])), flush=True)
     print(member, flush=True)
-    start = jax.jit(damic.from_pretrained, static_argnames="cfg")(pre, x, cfg=cfg)
+    start = jax.jit(damic.from_pretrained, static_argnames="cfg")(
+        jax.tree.map(lambda a: a[0], pre.states), x, cfg=cfg)
     report("pretrained", start, x, y, cfg)
     epoch = jax.jit(damic.train_epoch, static_argnames="cfg")
     for variance in args.variances:

@@ -21,8 +21,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import run  # noqa: E402  (experiments/run.py: its configs and cached autoencoder)
 
-from jaxclust import data, metrics, parallel  # noqa: E402
-from jaxclust.methods import aekm, damic  # noqa: E402
+from jaxclust import config, data, metrics, runner, store  # noqa: E402
+from jaxclust.methods import damic, get, pretrain  # noqa: E402
 
 
 def main():
@@ -38,16 +38,17 @@ def main():
          "--tag=-kdaerecipe", "--cache", a.cache])
     x, y = data.load(args.dataset, data_dir=a.data_dir)
     xj = jnp.asarray(x)
-    ae_cfg = run.ae_config(args)
-    cfg = run.head_config(args, 10, ae_cfg)
+    cfg = config.build(get("damic"), n_clusters=10, **run.flat_values(args))
     name = f"{run.record_stem(args, a.seed)}_{run._digest(cfg)}"
     copy = Path(tempfile.mkdtemp()) / name
     shutil.copytree(Path(a.cache) / name, copy)
-    ae_state, _, _ = run.pretrained_ae(jax.random.key(a.seed), xj, ae_cfg, Path(a.cache),
-                                       f"{run._name(args)}_seed{a.seed}", 10)
-    pre = aekm.State(ae_state, jnp.zeros((10, ae_cfg.latent)))
-    abstract = jax.eval_shape(lambda: damic.from_pretrained(pre, xj, cfg))
-    ckpts = parallel.Checkpoints(copy, cfg)
+    keys = runner.seed_keys(a.seed, 1)
+    abstract = jax.eval_shape(jax.vmap(
+        lambda k: damic.from_pretrained(pretrain.init(k, xj, cfg), xj, cfg)), keys)
+    ckpts = store.Checkpoints(copy, cfg)
+    # checkpoint steps count the pre-training epochs too; the states carry a seed axis
+    restore = lambda n: jax.tree.map(  # noqa: E731
+        lambda v: v[0], ckpts.restore(cfg.ae.epochs + n, abstract))
     epoch = jax.jit(damic.train_epoch, static_argnames="cfg")
     predict = jax.jit(damic.predict, static_argnames="cfg")
 
@@ -56,8 +57,8 @@ def main():
         print(f"[{time.strftime('%H:%M:%S')}] seed {a.seed} epoch {n}: NMI {m['nmi']:.4f} "
               f"ARI {m['ari']:.4f} ACC {m['acc']:.4f}", flush=True)
 
-    show(35, ckpts.restore(35, abstract))
-    state = ckpts.restore(40, abstract)
+    show(35, restore(35))
+    state = restore(40)
     show(40, state)
     for n in range(41, 41 + a.extra):
         state, loss = epoch(state, xj, cfg=cfg)

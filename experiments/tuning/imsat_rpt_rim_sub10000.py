@@ -15,10 +15,10 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxclust import data, metrics
-from jaxclust.methods import imsat, rim
+from jaxclust.methods import fit, imsat, rim
 x, y = data.load("mnist", data_dir=os.environ.get("JAXCLUST_DATA", "../shared/data"), subset=10000)
 xj = jnp.asarray(x)
-AW = functools.partial(rim.Config, l2=0.0)  # RIM with AdamW's decoupled weight decay
+AW = functools.partial(rim.METHOD.make_config, l2=0.0)  # RIM with AdamW's decoupled weight decay
 runs = [
   ("rpt a0.25", imsat.Config(augment="rpt")),
   ("rpt a1", imsat.Config(augment="rpt", eps_scale=1.0)),
@@ -32,7 +32,8 @@ runs = [
   ("rim wd1e-1", AW(weight_decay=1e-1)),
   ("rim wd5e-1", AW(weight_decay=5e-1)),
   # the penalty in the objective (rim.Config's l2) instead of AdamW's decoupled decay
-  *[(f"l2 {v:g}", rim.Config(l2=v)) for v in (1e-4, 1e-3, 5e-3, 1e-2, 3e-2, 1e-1, 3e-1)],
+  *[(f"l2 {v:g}", rim.METHOD.make_config(l2=v))
+    for v in (1e-4, 1e-3, 5e-3, 1e-2, 3e-2, 1e-1, 3e-1)],
   ("linear", AW(weight_decay=1e-4, hidden=())),
   ("linear wd1e-2", AW(weight_decay=1e-2, hidden=())),
   # RPT's weight λ on the information term against SAT (the paper's 0.1 in "rpt a4")
@@ -47,6 +48,6 @@ for name, cfg in runs:
     t = time.time()
     accs = []
     for seed in (0, 1):
-        st = imsat.fit(jax.random.key(seed), xj, cfg)
+        st = fit(imsat.METHOD, jax.random.key(seed), xj, cfg)
         accs.append(metrics.evaluate(y, np.asarray(imsat.predict(st, xj, cfg)))["acc"])
     print(json.dumps({"run": name, "acc": accs, "s": time.time() - t}), flush=True)

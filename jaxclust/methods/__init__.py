@@ -1,2 +1,20 @@
-"""Clustering methods, one module each: ``Config``, state, ``init``, ``train_epoch``,
-``predict``, ``fit``."""
+"""Clustering methods, one module each, each ending with its :class:`~base.Method` value;
+:data:`REGISTRY` maps their names to them.
+
+    from jaxclust.methods import get
+    method = get("idec")
+    cfg = method.make_config(n_clusters=10)
+"""
+from jaxclust.methods.base import Method, fit, never_done  # noqa: F401
+from jaxclust.methods import aekm, dac, damic, dcn, dec, imsat, kdae, kmeans, rim
+
+REGISTRY: dict[str, Method] = {m.name: m for m in (
+    kmeans.METHOD, aekm.METHOD, dec.DEC, dec.IDEC, dcn.METHOD, kdae.METHOD, damic.METHOD,
+    imsat.METHOD, rim.METHOD, dac.METHOD)}
+
+
+def get(name: str) -> Method:
+    """The registered method called ``name``."""
+    if name not in REGISTRY:
+        raise ValueError(f"unknown method {name!r}; one of {', '.join(REGISTRY)}")
+    return REGISTRY[name]

@@ -1,76 +1,12 @@
-"""AE+KM: pre-train an autoencoder, then k-means on its embedding.
-
-    state = init(key, x, cfg)
-    for _ in range(cfg.ae.epochs): state, loss = train_epoch(state, x, cfg)
-    state = cluster(state, x, cfg)
-    labels = predict(state, x, cfg)
-
-or ``fit(key, x, cfg)`` for all of it as one pure function (``jax.vmap`` over keys works).
-"""
+"""AE+KM: the shared pre-training phase alone — an autoencoder, then k-means on its
+embedding (:mod:`jaxclust.methods.pretrain`); no clustering phase of its own."""
 from __future__ import annotations
 
-import dataclasses
-from typing import NamedTuple
+from jaxclust.methods import pretrain
+from jaxclust.methods.base import Method
 
-import jax
-import jax.numpy as jnp
-
-from jaxclust import kmeans, nets, train
-
-
-@dataclasses.dataclass(frozen=True)
-class Config:
-    """``n_clusters``; the autoencoder and its pre-training ``ae``; k-means restarts."""
-
-    n_clusters: int = 10
-    ae: train.AEConfig = train.AEConfig()
-    n_init: int = 20
-
-
-class State(NamedTuple):
-    """The pre-trained autoencoder and k-means centroids ``(k, latent)`` on its embedding."""
-
-    ae: train.TrainState
-    centroids: jax.Array
-
-
-def init(key: jax.Array, x: jax.Array, cfg: Config) -> State:
-    """A fresh autoencoder; centroids are zeros until :func:`cluster`."""
-    return State(train.ae_init(key, x, cfg.ae), jnp.zeros((cfg.n_clusters, cfg.ae.latent)))
-
-
-def train_epoch(state: State, x: jax.Array, cfg: Config):
-    """One autoencoder pre-training epoch; returns the state and the mean loss."""
-    ae, loss = train.ae_epoch(state.ae, x, cfg.ae)
-    return state._replace(ae=ae), loss
-
-
-def embed(state: State, x: jax.Array, cfg: Config) -> jax.Array:
-    """The embedding ``(n, latent)``."""
-    return nets.embed(cfg.ae.module(x.shape[1]), state.ae.variables, x)
-
-
-def cluster(state: State, x: jax.Array, cfg: Config) -> State:
-    """k-means (``cfg.n_init`` restarts) on the embedding of ``x``."""
-    key, sub = jax.random.split(state.ae.key)
-    res = kmeans.kmeans(sub, embed(state, x, cfg), cfg.n_clusters, n_init=cfg.n_init)
-    return State(state.ae._replace(key=key), res.centroids)
-
-
-def predict(state: State, x: jax.Array, cfg: Config) -> jax.Array:
-    """Nearest centroid in the embedding: labels ``(n,)``."""
-    return kmeans.assign(embed(state, x, cfg), state.centroids)[0]
-
-
-def objective(state: State, x: jax.Array, cfg: Config) -> jax.Array:
-    """k-means inertia in the embedding (the unsupervised score used to rank seeds)."""
-    z = embed(state, x, cfg)
-    return kmeans.inertia(z, state.centroids, kmeans.assign(z, state.centroids)[0])
-
-
-def fit(key: jax.Array, x: jax.Array, cfg: Config) -> State:
-    """Pre-train, then cluster: one pure function of the key."""
-    state = init(key, x, cfg)
-    state, _ = jax.lax.scan(lambda s, _: train_epoch(s, x, cfg), state, None,
-                            length=cfg.ae.epochs)
-    return cluster(state, x, cfg)
+METHOD = Method(
+    name="aekm", config=pretrain.Config,
+    summary="autoencoder pre-training, then k-means on the embedding",
+    pretrains=True, start=lambda pre, x, cfg: pre,
+    predict=pretrain.predict, objective=pretrain.objective, features=pretrain.embed)

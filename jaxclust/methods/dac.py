@@ -20,6 +20,7 @@ import optax
 
 from jaxclust import nets, train
 from jaxclust.losses import dac_loss
+from jaxclust.methods.base import Method, flag_done
 
 
 @dataclasses.dataclass(frozen=True)
@@ -108,9 +109,8 @@ def objective(state: State, x: jax.Array, cfg: Config, sample: int = 2048) -> ja
     return dac_loss(f, *cfg.thresholds(state.lam))
 
 
-def fit(key: jax.Array, x: jax.Array, cfg: Config) -> State:
-    """Up to ``cfg.epochs`` epochs from a fresh network (pure)."""
-    state = init(key, x, cfg)
-    state, _ = jax.lax.scan(lambda s, _: train_epoch(s, x, cfg), state, None,
-                            length=cfg.epochs)
-    return state
+METHOD = Method(
+    name="dac", config=Config,
+    summary="DAC: pairwise same-cluster training on self-made labels, tightening thresholds",
+    init=init, train_epoch=train_epoch, train_step=train_step, predict=predict,
+    predict_proba=predict_proba, objective=objective, features=predict_proba, done=flag_done)

@@ -17,11 +17,12 @@ import optax
 
 from jaxclust import nets, train
 from jaxclust.losses import damic_loss, reconstruction_error
-from jaxclust.methods import aekm, kdae
+from jaxclust.methods import kdae, pretrain
+from jaxclust.methods.base import Method
 
 
 @dataclasses.dataclass(frozen=True)
-class Config:
+class Config(pretrain.Config):
     """DAMIC settings.
 
     ``ae``: the initial autoencoder; ``member``: each expert autoencoder and its
@@ -34,9 +35,6 @@ class Config:
     almost equal and the gate without a signal; a σ² of the errors' order restores it.
     """
 
-    n_clusters: int = 10
-    ae: train.AEConfig = train.AEConfig()
-    n_init: int = 20
     member: train.AEConfig = kdae.PAPER_MEMBER
     gate_hidden: tuple[int, ...] = (512, 512)
     gate_epochs: int = 10
@@ -48,9 +46,6 @@ class Config:
     def __post_init__(self):
         if not self.variance > 0:
             raise ValueError(f"variance must be positive, got {self.variance}")
-
-    def aekm(self) -> aekm.Config:
-        return aekm.Config(self.n_clusters, self.ae, self.n_init)
 
     def gate(self) -> nets.MLP:
         return nets.MLP((*self.gate_hidden, self.n_clusters), self.member.activation,
@@ -84,15 +79,10 @@ def from_labels(key: jax.Array, x: jax.Array, labels: jax.Array, cfg: Config) ->
                  jnp.bincount(labels, length=cfg.n_clusters), jnp.zeros((), jnp.int32), k_state)
 
 
-def from_pretrained(pre: aekm.State, x: jax.Array, cfg: Config) -> State:
+def from_pretrained(pre: pretrain.State, x: jax.Array, cfg: Config) -> State:
     """Gate and expert pre-training on the k-means labels of a pre-trained AE+KM state."""
-    return from_labels(jax.random.fold_in(pre.ae.key, 1), x, aekm.predict(pre, x, cfg.aekm()),
+    return from_labels(jax.random.fold_in(pre.ae.key, 1), x, pretrain.predict(pre, x, cfg),
                        cfg)
-
-
-def init(key: jax.Array, x: jax.Array, cfg: Config) -> State:
-    """Initial AE on all data, k-means on its embedding, gate and expert pre-training."""
-    return from_pretrained(aekm.fit(key, x, cfg.aekm()), x, cfg)
 
 
 def _distances(squared_errors, cfg: Config):
@@ -137,6 +127,12 @@ def predict_proba(state: State, x: jax.Array, cfg: Config) -> jax.Array:
     return jax.nn.softmax(cfg.gate().apply(state.gate, x), axis=-1)
 
 
+def reconstruct(state: State, x: jax.Array, cfg: Config) -> jax.Array:
+    """Each expert's reconstruction of each point ``(n, k, d)``."""
+    (_, x_hat), _ = nets.apply_ensemble(cfg.member.module(x.shape[1]), state.members, x)
+    return jnp.swapaxes(x_hat, 0, 1)
+
+
 def predict(state: State, x: jax.Array, cfg: Config) -> jax.Array:
     """``argmax_i p(c=i|x)``: labels ``(n,)``."""
     return jnp.argmax(cfg.gate().apply(state.gate, x), axis=-1).astype(jnp.int32)
@@ -148,9 +144,9 @@ def objective(state: State, x: jax.Array, cfg: Config) -> jax.Array:
     return jnp.mean(damic_loss(cfg.gate().apply(state.gate, x), dist))
 
 
-def fit(key: jax.Array, x: jax.Array, cfg: Config) -> State:
-    """Initial AE, k-means, gate and expert pre-training, ``cfg.epochs`` joint epochs."""
-    state = init(key, x, cfg)
-    state, _ = jax.lax.scan(lambda s, _: train_epoch(s, x, cfg), state, None,
-                            length=cfg.epochs)
-    return state
+METHOD = Method(
+    name="damic", config=Config,
+    summary="DAMIC: a mixture of autoencoders with a gating network",
+    pretrains=True, start=from_pretrained, train_epoch=train_epoch, train_step=train_step,
+    predict=predict, predict_proba=predict_proba, objective=objective, features=errors,
+    reconstruct=reconstruct)

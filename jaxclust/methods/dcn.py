@@ -24,26 +24,21 @@ import optax
 
 from jaxclust import kmeans, nets, train
 from jaxclust.losses import dcn_loss
-from jaxclust.methods import aekm
+from jaxclust.methods import pretrain
+from jaxclust.methods.base import Method
 
 
 @dataclasses.dataclass(frozen=True)
-class Config:
+class Config(pretrain.Config):
     """DCN settings: ``lam`` (λ), clustering-phase ``optimizer``/``lr``/``batch_size``,
     ``epochs`` of joint training, ``init_count`` of the online centroid update."""
 
-    n_clusters: int = 10
-    ae: train.AEConfig = train.AEConfig()
-    n_init: int = 20
     lam: float = 0.1
     optimizer: str = "adam"
     lr: float = 1e-3
     batch_size: int = 256
     epochs: int = 50
     init_count: float = 100.0
-
-    def aekm(self) -> aekm.Config:
-        return aekm.Config(self.n_clusters, self.ae, self.n_init)
 
     def tx(self) -> optax.GradientTransformation:
         if self.optimizer == "sgd":
@@ -64,16 +59,11 @@ class State(NamedTuple):
     key: jax.Array
 
 
-def from_pretrained(pre: aekm.State, x: jax.Array, cfg: Config) -> State:
+def from_pretrained(pre: pretrain.State, x: jax.Array, cfg: Config) -> State:
     """Start DCN from a pre-trained AE+KM state (``x`` unused: the common signature)."""
     return State(pre.ae.variables, cfg.tx().init(pre.ae.variables["params"]), pre.centroids,
                  jnp.full((cfg.n_clusters,), cfg.init_count, pre.centroids.dtype),
                  jnp.zeros((), jnp.int32), pre.ae.key)
-
-
-def init(key: jax.Array, x: jax.Array, cfg: Config) -> State:
-    """Pre-train the autoencoder, k-means on its embedding, then DCN's state."""
-    return from_pretrained(aekm.fit(key, x, cfg.aekm()), x, cfg)
 
 
 def train_step(state: State, batch: jax.Array, cfg: Config):
@@ -121,9 +111,8 @@ def objective(state: State, x: jax.Array, cfg: Config) -> jax.Array:
     return jnp.mean(dcn_loss(x, x_hat, z, state.centroids, labels, cfg.lam, cfg.ae.loss))
 
 
-def fit(key: jax.Array, x: jax.Array, cfg: Config) -> State:
-    """Pre-train, k-means, then ``cfg.epochs`` joint epochs: one pure function of the key."""
-    state = init(key, x, cfg)
-    state, _ = jax.lax.scan(lambda s, _: train_epoch(s, x, cfg), state, None,
-                            length=cfg.epochs)
-    return state
+METHOD = Method(
+    name="dcn", config=Config,
+    summary="DCN: reconstruction + (λ/2)·k-means loss, online centroid updates",
+    pretrains=True, start=from_pretrained, train_epoch=train_epoch, train_step=train_step,
+    predict=predict, objective=objective, features=embed)

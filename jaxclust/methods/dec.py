@@ -8,7 +8,7 @@ with ``target="batch"``, from each mini-batch's own q (as ClustPy). A run stops 
 than ``tol`` of the points change label between two updates; the stop is a flag inside the
 state, so under ``jax.vmap`` a finished seed freezes while the others go on.
 
-    state = init(key, x, cfg)                 # pre-train + k-means
+    state = from_pretrained(pre, x, cfg)      # pre: the shared pre-training phase
     while not state.done: state, loss = train_epoch(state, x, cfg)
     labels = predict(state, x, cfg)
 """
@@ -23,12 +23,13 @@ import optax
 
 from jaxclust import nets, train
 from jaxclust.losses import dec_loss, reconstruction_error, soft_assignment, target_distribution
-from jaxclust.methods import aekm
+from jaxclust.methods import pretrain
+from jaxclust.methods.base import Method, flag_done
 
 
 @dataclasses.dataclass(frozen=True)
-class Config:
-    """DEC/IDEC settings.
+class Config(pretrain.Config):
+    """DEC/IDEC settings (after the pre-training fields ``n_clusters``, ``ae``, ``n_init``).
 
     ``gamma``: weight of the KL term; ``idec=False`` (DEC) drops the reconstruction term.
     ``optimizer``: ``"sgd"`` (momentum 0.9, the paper's) or ``"adam"`` (IDEC's).
@@ -37,9 +38,6 @@ class Config:
     ``target="batch"`` with ``tol=0`` makes no pass over all the data at all (no stop test).
     """
 
-    n_clusters: int = 10
-    ae: train.AEConfig = train.AEConfig()
-    n_init: int = 20
     idec: bool = False
     gamma: float = 0.1
     alpha: float = 1.0
@@ -56,9 +54,6 @@ class Config:
             raise ValueError(f"target must be 'full' or 'batch', got {self.target!r}")
         if self.optimizer not in ("sgd", "adam"):
             raise ValueError(f"optimizer must be 'sgd' or 'adam', got {self.optimizer!r}")
-
-    def aekm(self) -> aekm.Config:
-        return aekm.Config(self.n_clusters, self.ae, self.n_init)
 
     def tx(self) -> optax.GradientTransformation:
         if self.optimizer == "sgd":
@@ -82,7 +77,7 @@ class State(NamedTuple):
     key: jax.Array
 
 
-def from_pretrained(pre: aekm.State, x: jax.Array, cfg: Config) -> State:
+def from_pretrained(pre: pretrain.State, x: jax.Array, cfg: Config) -> State:
     """Start DEC from a pre-trained AE+KM state (autoencoder and k-means centroids)."""
     trainable = {"params": pre.ae.variables["params"], "centroids": pre.centroids}
     q = _q(pre.ae.variables, pre.centroids, x, cfg)
@@ -90,11 +85,6 @@ def from_pretrained(pre: aekm.State, x: jax.Array, cfg: Config) -> State:
                  target_distribution(q), jnp.argmax(q, axis=1).astype(jnp.int32),
                  jnp.asarray(False), jnp.asarray(1.0, x.dtype), jnp.zeros((), jnp.int32),
                  pre.ae.key)
-
-
-def init(key: jax.Array, x: jax.Array, cfg: Config) -> State:
-    """Pre-train the autoencoder, k-means (``cfg.n_init`` restarts) on z, then DEC's state."""
-    return from_pretrained(aekm.fit(key, x, cfg.aekm()), x, cfg)
 
 
 def _q(variables, centroids, x, cfg: Config):
@@ -162,25 +152,26 @@ def embed(state: State, x: jax.Array, cfg: Config) -> jax.Array:
     return nets.embed(cfg.ae.module(x.shape[1]), state.variables, x)
 
 
-def transform(state: State, x: jax.Array, cfg: Config) -> jax.Array:
+def predict_proba(state: State, x: jax.Array, cfg: Config) -> jax.Array:
     """Soft assignments q ``(n, k)``."""
     return _q(state.variables, state.centroids, x, cfg)
 
 
 def predict(state: State, x: jax.Array, cfg: Config) -> jax.Array:
     """``argmax_j q_ij``: labels ``(n,)``."""
-    return jnp.argmax(transform(state, x, cfg), axis=1).astype(jnp.int32)
+    return jnp.argmax(predict_proba(state, x, cfg), axis=1).astype(jnp.int32)
 
 
 def objective(state: State, x: jax.Array, cfg: Config) -> jax.Array:
     """Mean ``KL(P‖Q)`` on all of ``x`` (the unsupervised score used to rank seeds)."""
-    q = transform(state, x, cfg)
+    q = predict_proba(state, x, cfg)
     return jnp.mean(dec_loss(target_distribution(q), q))
 
 
-def fit(key: jax.Array, x: jax.Array, cfg: Config) -> State:
-    """Pre-train, k-means, then up to ``cfg.epochs`` target intervals (pure)."""
-    state = init(key, x, cfg)
-    state, _ = jax.lax.scan(lambda s, _: train_epoch(s, x, cfg), state, None,
-                            length=cfg.epochs)
-    return state
+_FUNCTIONS = dict(config=Config, pretrains=True, start=from_pretrained, train_epoch=train_epoch,
+                  train_step=train_step, predict=predict, predict_proba=predict_proba,
+                  objective=objective, features=embed, done=flag_done)
+DEC = Method(name="dec", summary="DEC: KL(P‖Q) to a sharpened target, encoder and centroids",
+             **_FUNCTIONS)
+IDEC = Method(name="idec", summary="IDEC: DEC plus the reconstruction term (Adam)",
+              defaults=(("idec", True), ("optimizer", "adam"), ("lr", 1e-3)), **_FUNCTIONS)

@@ -30,6 +30,7 @@ import optax
 
 from jaxclust import kmeans, nets, train
 from jaxclust.losses import random_direction, rim_loss, sat_loss, vat_direction
+from jaxclust.methods.base import Method
 
 AUGMENTS = ("none", "rpt", "vat")
 
@@ -112,10 +113,13 @@ def neighbour_distance(x: jax.Array, k: int, chunk: int = 1024) -> jax.Array:
 
 
 def init(key: jax.Array, x: jax.Array, cfg: Config) -> State:
-    """A fresh classifier and the per-point radii."""
+    """A fresh classifier and the per-point radii (zeros without augmentation)."""
     k_init, k_state = jax.random.split(key)
     variables = cfg.module().init(k_init, x[:1])
-    eps = cfg.eps_scale * neighbour_distance(x, cfg.n_neighbors)
+    if cfg.augment == "none":  # RIM: no perturbation, no neighbours to find
+        eps = jnp.zeros(x.shape[:1], x.dtype)
+    else:
+        eps = cfg.eps_scale * neighbour_distance(x, cfg.n_neighbors)
     return State(variables, cfg.tx().init(variables["params"]), eps,
                  jnp.zeros((), jnp.int32), k_state)
 
@@ -172,9 +176,8 @@ def objective(state: State, x: jax.Array, cfg: Config) -> jax.Array:
     return rim_loss(logits(state, x, cfg), cfg.mu)
 
 
-def fit(key: jax.Array, x: jax.Array, cfg: Config) -> State:
-    """``cfg.epochs`` epochs from a fresh classifier: one pure function of the key."""
-    state = init(key, x, cfg)
-    state, _ = jax.lax.scan(lambda s, _: train_epoch(s, x, cfg), state, None,
-                            length=cfg.epochs)
-    return state
+_FUNCTIONS = dict(config=Config, init=init, train_epoch=train_epoch, train_step=train_step,
+                  predict=predict, predict_proba=predict_proba, objective=objective,
+                  features=predict_proba)
+METHOD = Method(name="imsat", summary="IMSAT: information maximisation with self-augmented "
+                "training (VAT or random perturbations)", **_FUNCTIONS)

@@ -18,7 +18,8 @@ import optax
 
 from jaxclust import nets, train
 from jaxclust.losses import kdae_loss, kdae_soft_loss, reconstruction_error
-from jaxclust.methods import aekm
+from jaxclust.methods import pretrain
+from jaxclust.methods.base import Method
 
 # Clustering errors (losses.reconstruction_error kinds): the paper's ‖x − x̂‖², the code's ‖x − x̂‖.
 ERRORS = ("sse", "norm")
@@ -29,7 +30,7 @@ PAPER_MEMBER = train.AEConfig(hidden=(1024, 256), latent=10, activation="elu",
 
 
 @dataclasses.dataclass(frozen=True)
-class Config:
+class Config(pretrain.Config):
     """k-DAE settings.
 
     ``ae``: the initial autoencoder (on all data); ``member``: each cluster's autoencoder
@@ -39,9 +40,6 @@ class Config:
     joint training with Adam ``lr``, ``batch_size``, ``epochs``.
     """
 
-    n_clusters: int = 10
-    ae: train.AEConfig = train.AEConfig()
-    n_init: int = 20
     member: train.AEConfig = PAPER_MEMBER
     loss: str = "hard"
     error: str = "sse"
@@ -54,9 +52,6 @@ class Config:
             raise ValueError(f"loss must be 'hard' or 'soft', got {self.loss!r}")
         if self.error not in ERRORS:
             raise ValueError(f"error must be one of {ERRORS}, got {self.error!r}")
-
-    def aekm(self) -> aekm.Config:
-        return aekm.Config(self.n_clusters, self.ae, self.n_init)
 
 
 class State(NamedTuple):
@@ -79,15 +74,10 @@ def from_labels(key: jax.Array, x: jax.Array, labels: jax.Array, cfg: Config) ->
                  k_state)
 
 
-def from_pretrained(pre: aekm.State, x: jax.Array, cfg: Config) -> State:
+def from_pretrained(pre: pretrain.State, x: jax.Array, cfg: Config) -> State:
     """Per-cluster pre-training on the k-means labels of a pre-trained AE+KM state."""
-    return from_labels(jax.random.fold_in(pre.ae.key, 1), x, aekm.predict(pre, x, cfg.aekm()),
+    return from_labels(jax.random.fold_in(pre.ae.key, 1), x, pretrain.predict(pre, x, cfg),
                        cfg)
-
-
-def init(key: jax.Array, x: jax.Array, cfg: Config) -> State:
-    """Initial AE on all data, k-means on its embedding, per-cluster pre-training."""
-    return from_pretrained(aekm.fit(key, x, cfg.aekm()), x, cfg)
 
 
 def _loss_per_sample(errors, cfg: Config):
@@ -119,6 +109,12 @@ def errors(state: State, x: jax.Array, cfg: Config) -> jax.Array:
     return nets.ensemble_errors(cfg.member.module(x.shape[1]), state.variables, x, cfg.error)
 
 
+def reconstruct(state: State, x: jax.Array, cfg: Config) -> jax.Array:
+    """Each expert's reconstruction of each point ``(n, k, d)``."""
+    (_, x_hat), _ = nets.apply_ensemble(cfg.member.module(x.shape[1]), state.variables, x)
+    return jnp.swapaxes(x_hat, 0, 1)
+
+
 def predict(state: State, x: jax.Array, cfg: Config) -> jax.Array:
     """The member with the smallest error: labels ``(n,)``."""
     return jnp.argmin(errors(state, x, cfg), axis=1).astype(jnp.int32)
@@ -129,9 +125,9 @@ def objective(state: State, x: jax.Array, cfg: Config) -> jax.Array:
     return jnp.mean(_loss_per_sample(errors(state, x, cfg), cfg))
 
 
-def fit(key: jax.Array, x: jax.Array, cfg: Config) -> State:
-    """Initial AE, k-means, per-cluster pre-training, ``cfg.epochs`` joint epochs (pure)."""
-    state = init(key, x, cfg)
-    state, _ = jax.lax.scan(lambda s, _: train_epoch(s, x, cfg), state, None,
-                            length=cfg.epochs)
-    return state
+METHOD = Method(
+    name="kdae", config=Config,
+    summary="k-DAE: one autoencoder per cluster; a point goes to the best reconstruction",
+    pretrains=True, start=from_pretrained, train_epoch=train_epoch, train_step=train_step,
+    predict=predict, objective=objective, features=errors,
+    reconstruct=reconstruct)

@@ -10,8 +10,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxclust import data, parallel, train
-from jaxclust.methods import aekm, damic, dec, kdae
+from jaxclust import data, runner, store, train
+from jaxclust.methods import aekm, damic, dec, fit, imsat, kdae, pretrain
 
 AE = train.AEConfig(hidden=(32, 32), latent=4, epochs=3, batch_size=64)
 DEC = dec.Config(n_clusters=6, ae=AE, n_init=2, optimizer="adam", lr=1e-3, batch_size=64,
@@ -35,12 +35,12 @@ def _leaves_close(a, b, rtol=1e-3, atol=2e-3):
 
 def test_seeds_equal_single_fits():
     x = _x()
-    res = parallel.fit_seeds(dec, parallel.seed_keys(5, 2), x, DEC)
+    res = runner.fit_seeds(dec.DEC, runner.seed_keys(5, 2), x, DEC)
     assert res.labels.shape == (2, x.shape[0]) and res.objectives.shape == (2,)
     assert res.epochs == AE.epochs + DEC.epochs
-    fit = jax.jit(dec.fit, static_argnames="cfg")
+    fit_dec = jax.jit(fit, static_argnums=(0, 3))
     for i in range(2):
-        single = fit(jax.random.key(5 + i), x, cfg=DEC)
+        single = fit_dec(dec.DEC, jax.random.key(5 + i), x, DEC)
         np.testing.assert_array_equal(res.labels[i], dec.predict(single, x, DEC))
         _leaves_close(jax.tree.map(lambda a: a[i], res.states), single)
         np.testing.assert_allclose(res.objectives[i], dec.objective(single, x, DEC), rtol=1e-4)
@@ -49,49 +49,49 @@ def test_seeds_equal_single_fits():
 @pytest.mark.slow
 def test_aekm_runs_through_fit_seeds():
     x = _x(256)
-    km = parallel.fit_seeds(aekm, parallel.seed_keys(0, 2), x, km_cfg(6))
+    km = runner.fit_seeds(aekm.METHOD, runner.seed_keys(0, 2), x, km_cfg(6))
     assert km.epochs == AE.epochs and km.states.centroids.shape == (2, 6, AE.latent)
-    single = jax.jit(aekm.fit, static_argnames="cfg")(jax.random.key(1), x, cfg=km_cfg(6))
-    np.testing.assert_array_equal(km.labels[1], aekm.predict(single, x, km_cfg(6)))
+    single = jax.jit(pretrain.fit, static_argnames="cfg")(jax.random.key(1), x, cfg=km_cfg(6))
+    np.testing.assert_array_equal(km.labels[1], pretrain.predict(single, x, km_cfg(6)))
 
 
 def km_cfg(k):
-    return aekm.Config(k, AE, 2)
+    return pretrain.Config(k, AE, 2)
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("method", [kdae, damic])
-def test_mixtures_run_through_fit_seeds(method):
+@pytest.mark.parametrize("module", [kdae, damic])
+def test_mixtures_run_through_fit_seeds(module):
     x = _x(256)
     member = train.AEConfig(hidden=(16,), latent=3, epochs=2, batch_size=64)
-    extra = {"gate_hidden": (16,), "gate_epochs": 2} if method is damic else {}
-    cfg = method.Config(n_clusters=4, ae=AE, n_init=2, member=member, batch_size=64,
+    extra = {"gate_hidden": (16,), "gate_epochs": 2} if module is damic else {}
+    cfg = module.Config(n_clusters=4, ae=AE, n_init=2, member=member, batch_size=64,
                         epochs=2, **extra)
-    res = parallel.fit_seeds(method, parallel.seed_keys(0, 2), x, cfg)
-    single = jax.jit(method.fit, static_argnames="cfg")(jax.random.key(1), x, cfg=cfg)
-    np.testing.assert_array_equal(res.labels[1], method.predict(single, x, cfg))
+    res = runner.fit_seeds(module.METHOD, runner.seed_keys(0, 2), x, cfg)
+    single = jax.jit(fit, static_argnums=(0, 3))(module.METHOD, jax.random.key(1), x, cfg)
+    np.testing.assert_array_equal(res.labels[1], module.predict(single, x, cfg))
 
 
 class _Stop(Exception):
     pass
 
 
-@pytest.mark.parametrize("stop_at", [("pre-train", 2), ("joint", 2)])
+@pytest.mark.parametrize("stop_at", [("pre-train", 2), ("cluster", 2)])
 def test_resume_after_interrupt_gives_the_same_run(tmp_path, stop_at):
-    x, keys = _x(), parallel.seed_keys(0, 2)
-    full = parallel.fit_seeds(dec, keys, x, DEC)
+    x, keys = _x(), runner.seed_keys(0, 2)
+    full = runner.fit_seeds(dec.DEC, keys, x, DEC)
 
-    def interrupt(phase, epoch, total, losses):
+    def interrupt(phase, epoch, total, losses, state):
         if (phase, epoch) == stop_at:
             raise _Stop
 
     with pytest.raises(_Stop):
-        parallel.fit_seeds(dec, keys, x, DEC, checkpoints=parallel.Checkpoints(tmp_path, DEC),
+        runner.fit_seeds(dec.DEC, keys, x, DEC, checkpoints=store.Checkpoints(tmp_path, DEC),
                            checkpoint_every=1, on_epoch=interrupt)
-    ckpt = parallel.Checkpoints(tmp_path, DEC)
-    done = AE.epochs * (stop_at[0] == "joint") + stop_at[1]
+    ckpt = store.Checkpoints(tmp_path, DEC)
+    done = AE.epochs * (stop_at[0] == "cluster") + stop_at[1]
     assert ckpt.latest_step() == done
-    resumed = parallel.fit_seeds(dec, keys, x, DEC, checkpoints=ckpt, resume=True)
+    resumed = runner.fit_seeds(dec.DEC, keys, x, DEC, checkpoints=ckpt, resume=True)
     np.testing.assert_array_equal(resumed.labels, full.labels)
     _leaves_close(resumed.states, full.states, rtol=0, atol=0)
 
@@ -99,36 +99,37 @@ def test_resume_after_interrupt_gives_the_same_run(tmp_path, stop_at):
 def test_bad_arguments_are_clear(tmp_path):
     x = _x(64)
     with pytest.raises(TypeError, match="PRNG keys"):
-        parallel.fit_seeds(dec, jnp.arange(2), x, DEC)
+        runner.fit_seeds(dec.DEC, jnp.arange(2), x, DEC)
     with pytest.raises(ValueError, match="needs checkpoints"):
-        parallel.fit_seeds(dec, parallel.seed_keys(0, 2), x, DEC, resume=True)
-    parallel.Checkpoints(tmp_path, DEC)
+        runner.fit_seeds(dec.DEC, runner.seed_keys(0, 2), x, DEC, resume=True)
+    store.Checkpoints(tmp_path, DEC)
     with pytest.raises(ValueError, match="another config"):
-        parallel.Checkpoints(tmp_path, DEC.__class__(n_clusters=3))
+        store.Checkpoints(tmp_path, DEC.__class__(n_clusters=3))
     with pytest.raises(ValueError, match="divisor"):
-        parallel.seed_mesh(data=2, devices=jax.devices()[:1])
+        runner.seed_mesh(data=2, devices=jax.devices()[:1])
 
 
 SHARDED = textwrap.dedent("""
     import jax, jax.numpy as jnp, numpy as np
-    from tests.test_parallel import DEC, _x, _leaves_close
-    from jaxclust import parallel
-    from jaxclust.methods import dec
+    from tests.test_runner import DEC, _x, _leaves_close
+    from jaxclust import runner
+    from jaxclust.methods import dec, fit
     import pytest
     assert jax.device_count() == 8, jax.devices()
     with pytest.raises(ValueError, match="divide evenly"):
-        parallel.fit_seeds(dec, parallel.seed_keys(0, 3), _x(), DEC, mesh=parallel.seed_mesh())
-    x, keys = _x(), parallel.seed_keys(0, 8)
-    sharded = parallel.fit_seeds(dec, keys, x, DEC, mesh=parallel.seed_mesh())
+        runner.fit_seeds(dec.DEC, runner.seed_keys(0, 3), _x(), DEC, mesh=runner.seed_mesh())
+    x, keys = _x(), runner.seed_keys(0, 8)
+    sharded = runner.fit_seeds(dec.DEC, keys, x, DEC, mesh=runner.seed_mesh())
     assert len(sharded.labels.sharding.device_set) == 8
-    one = parallel.fit_seeds(dec, keys, x, DEC, mesh=parallel.seed_mesh(devices=jax.devices()[:1]))
-    rows = parallel.fit_seeds(dec, keys, x, DEC, mesh=parallel.seed_mesh(data=2))
+    one = runner.fit_seeds(dec.DEC, keys, x, DEC,
+                           mesh=runner.seed_mesh(devices=jax.devices()[:1]))
+    rows = runner.fit_seeds(dec.DEC, keys, x, DEC, mesh=runner.seed_mesh(data=2))
     np.testing.assert_array_equal(sharded.labels, one.labels)
     np.testing.assert_array_equal(rows.labels, one.labels)
     _leaves_close(sharded.states, one.states)
-    fit = jax.jit(dec.fit, static_argnames="cfg")
+    fit_dec = jax.jit(fit, static_argnums=(0, 3))
     for i in range(8):
-        single = fit(jax.random.key(i), x, cfg=DEC)
+        single = fit_dec(dec.DEC, jax.random.key(i), x, DEC)
         np.testing.assert_array_equal(sharded.labels[i], dec.predict(single, x, DEC))
     print("OK")
 """)
@@ -146,18 +147,18 @@ def test_eight_seeds_sharded_over_eight_devices_equal_one_device_and_single_fits
 
 def test_head_from_pretrained_skips_pretraining_and_equals_the_manual_composition():
     x = _x(256)
-    keys = parallel.seed_keys(3, 2)
-    pre = parallel.fit_seeds(aekm, keys, x, DEC.aekm())
+    keys = runner.seed_keys(3, 2)
+    pre = runner.fit_seeds(aekm.METHOD, keys, x, pretrain.phase_config(DEC))
     phases = []
-    res = parallel.fit_seeds(dec, keys, x, DEC, pretrained=pre.states,
-                             on_epoch=lambda phase, *_: phases.append(phase))
-    assert set(phases) == {"joint"} and res.epochs == AE.epochs + DEC.epochs
-    cluster = jax.jit(aekm.cluster, static_argnames="cfg")
+    res = runner.fit_seeds(dec.DEC, keys, x, DEC, pretrained=pre.states,
+                           on_epoch=lambda phase, *_: phases.append(phase))
+    assert set(phases) == {"start", "cluster"} and res.epochs == AE.epochs + DEC.epochs
+    cluster = jax.jit(pretrain.cluster, static_argnames="cfg")
     head = jax.jit(dec.from_pretrained, static_argnames="cfg")
     epoch = jax.jit(dec.train_epoch, static_argnames="cfg")
     for i in range(2):
-        state = head(cluster(jax.tree.map(lambda a: a[i], pre.states), x, cfg=DEC.aekm()), x,
-                     cfg=DEC)
+        pre_i = jax.tree.map(lambda a: a[i], pre.states)
+        state = head(cluster(pre_i, x, cfg=pretrain.phase_config(DEC)), x, cfg=DEC)
         for _ in range(DEC.epochs):
             state, _ = epoch(state, x, cfg=DEC)
         np.testing.assert_array_equal(res.labels[i], dec.predict(state, x, DEC))
@@ -165,8 +166,9 @@ def test_head_from_pretrained_skips_pretraining_and_equals_the_manual_compositio
 
 def test_pretrained_must_match_the_seeds_and_have_a_head():
     x = _x(128)
-    pre = parallel.fit_seeds(aekm, parallel.seed_keys(0, 1), x, DEC.aekm())
+    pre = runner.fit_seeds(aekm.METHOD, runner.seed_keys(0, 1), x, pretrain.phase_config(DEC))
     with pytest.raises(ValueError, match="seeds"):
-        parallel.fit_seeds(dec, parallel.seed_keys(0, 2), x, DEC, pretrained=pre.states)
+        runner.fit_seeds(dec.DEC, runner.seed_keys(0, 2), x, DEC, pretrained=pre.states)
     with pytest.raises(ValueError, match="pre-trained"):
-        parallel.fit_seeds(aekm, parallel.seed_keys(0, 1), x, DEC.aekm(), pretrained=pre.states)
+        runner.fit_seeds(imsat.METHOD, runner.seed_keys(0, 1), x, imsat.Config(),
+                         pretrained=pre.states)

@@ -1,0 +1,232 @@
+"""The one runner: every phase of any registered method, for many seeds in one compiled
+program, spread over devices, with checkpoints and progress hooks.
+
+    keys = runner.seed_keys(0, 8)                         # seeds 0..7
+    res = runner.fit_seeds(methods.get("dec"), keys, x, cfg)
+    res.labels[i], res.objectives[i]                      # seed i; lower objective = better
+
+A run is a host loop over jitted, vmapped epochs: for a method that ``pretrains``, the shared
+autoencoder pre-training (``cfg.ae.epochs`` epochs of :mod:`jaxclust.methods.pretrain`) →
+k-means → ``method.start``; otherwise ``method.init``; then ``method.epochs(cfg)`` epochs of
+``method.train_epoch``, ending early once every seed's ``done`` flag is set. Seed i of a run
+equals :func:`jaxclust.methods.fit` with key ``keys[i]``.
+
+With a :func:`seed_mesh`, the seed axis (and optionally the rows of ``x``) is split across
+devices with ``NamedSharding``; the same code runs on one CPU, simulated CPU devices
+(``XLA_FLAGS=--xla_force_host_platform_device_count=8``), a GPU or a TPU slice. For several
+hosts call ``jax.distributed.initialize()`` first and build the mesh from ``jax.devices()``:
+JAX's runtime does the rest.
+
+Checkpoints (:class:`jaxclust.store.Checkpoints`) hold the stacked state after a number of
+epochs counted across both phases (below ``cfg.ae.epochs``: pre-training states; from it on:
+the method's); ``resume=True`` continues from the latest one and ends with the same result
+as an uninterrupted run. A ``pretrain_cache`` (:func:`jaxclust.store.pretrain_cache`) holds
+the pre-training phase instead, shared by every method with the same pre-training.
+"""
+from __future__ import annotations
+
+import functools
+import time
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+from jaxclust.methods import Method, pretrain
+from jaxclust.store import Checkpoints
+
+
+class SeedsResult(NamedTuple):
+    """states: every seed's final state, stacked on a leading axis ``S``; labels ``(S, n)``;
+    objectives ``(S,)``: the method's own unsupervised loss (lower is better); epochs: the
+    epochs run, pre-training and clustering together; seconds: wall time of each phase
+    run here (``"pretrain"``, ``"cluster"``; a phase restored from a store counts 0)."""
+
+    states: Any
+    labels: jax.Array
+    objectives: jax.Array
+    epochs: int
+    seconds: dict
+
+
+def seed_keys(seed: int, n_seeds: int) -> jax.Array:
+    """Keys for seeds ``seed, seed + 1, …``: ``(n_seeds,)``; key i is
+    ``jax.random.key(seed + i)``."""
+    return jax.vmap(jax.random.key)(seed + jnp.arange(n_seeds))
+
+
+def seed_mesh(data: int = 1, devices=None) -> Mesh:
+    """A ``("seed", "data")`` mesh over ``devices`` (default: all): ``data`` devices share
+    each seed's rows of ``x``, the rest split the seeds."""
+    devices = np.asarray(jax.devices() if devices is None else devices)
+    if data < 1 or devices.size % data:
+        raise ValueError(f"data={data} must be a positive divisor of the {devices.size} devices")
+    return Mesh(devices.reshape(-1, data), ("seed", "data"))
+
+
+class _Program:
+    """The jitted, vmapped pieces of a run, placed on ``mesh`` when one is given."""
+
+    def __init__(self, method: Method, cfg, mesh: Mesh | None, single: bool):
+        self.method, self.cfg, self.mesh, self.single = method, cfg, mesh, single
+        if method.pretrains:
+            self.pre_init = self._jit(lambda k, x: pretrain.init(k, x, cfg))
+            self.pre_epoch = self._jit(lambda s, x: pretrain.train_epoch(s, x, cfg))
+            self.start = self._jit(
+                lambda s, x: method.start(pretrain.cluster(s, x, cfg), x, cfg))
+        else:
+            self.init = self._jit(lambda k, x: method.init(k, x, cfg))
+        if method.train_epoch is not None:
+            self.epoch = self._jit(lambda s, x: method.train_epoch(s, x, cfg))
+        self.predict = self._jit(lambda s, x: method.predict(s, x, cfg))
+        self.objective = self._jit(lambda s, x: method.objective(s, x, cfg))
+        self.done = jax.jit(jax.vmap(method.done))
+
+    def _jit(self, fn: Callable) -> Callable:
+        if self.single:  # one seed: the plain program (no batching), on a leading axis of 1
+            def vmapped(s, x):
+                return jax.tree.map(lambda a: a[None], fn(jax.tree.map(lambda a: a[0], s), x))
+        else:
+            vmapped = jax.vmap(fn, in_axes=(0, None))
+        if self.mesh is None:
+            return jax.jit(vmapped)
+        return jax.jit(vmapped, in_shardings=(self.seeds, self.rows), out_shardings=self.seeds)
+
+    @property
+    def seeds(self) -> NamedSharding:
+        return NamedSharding(self.mesh, PartitionSpec("seed"))
+
+    @property
+    def rows(self) -> NamedSharding:
+        return NamedSharding(self.mesh, PartitionSpec("data"))
+
+    def abstract_state(self, keys, x, pretraining: bool):
+        """The shapes (and shardings) of the state inside pre-training or after it."""
+        method, cfg = self.method, self.cfg
+
+        def build(k):
+            if not method.pretrains:
+                return method.init(k, x, cfg)
+            s = pretrain.init(k, x, cfg)
+            return s if pretraining else method.start(pretrain.cluster(s, x, cfg), x, cfg)
+
+        shapes = jax.eval_shape(jax.vmap(build), keys)
+        if self.mesh is None:
+            return shapes
+        return jax.tree.map(lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=self.seeds),
+                            shapes)
+
+
+@functools.lru_cache(maxsize=8)
+def _program(method: Method, cfg, mesh: Mesh | None, single: bool) -> _Program:
+    """Compiled once per (method, config, mesh, one seed or many) in a process."""
+    return _Program(method, cfg, mesh, single)
+
+
+def fit_seeds(method: Method, keys: jax.Array, x, cfg, *, mesh: Mesh | None = None,
+              checkpoints: Checkpoints | None = None, checkpoint_every: int = 0,
+              resume: bool = False, pretrained: pretrain.State | None = None,
+              pretrain_cache: Checkpoints | None = None,
+              on_epoch: Callable[..., None] | None = None
+              ) -> SeedsResult:
+    """Train ``len(keys)`` seeds of ``method`` (a value of ``jaxclust.methods.REGISTRY``).
+
+    keys: ``(S,)`` PRNG keys; x: ``(n, d)``; cfg: the method's ``Config``. ``mesh``: a
+    :func:`seed_mesh` whose ``seed`` size divides S (and ``data`` size divides n).
+    ``checkpoints``: save the state every ``checkpoint_every`` epochs, at the end of
+    pre-training and at the end; ``resume=True`` starts from the latest one.
+    ``pretrained``: stacked pre-training states (e.g. ``fit_seeds(aekm, …).states``; their
+    centroids are recomputed for ``cfg.n_clusters``) to start from instead of
+    pre-training. ``pretrain_cache``: a store that holds (and resumes) the pre-training
+    phase, every ``checkpoint_every`` epochs and at its end. ``on_epoch(phase, epoch,
+    total, losses, state)`` is called after every epoch with the per-seed losses ``(S,)``
+    and the stacked state; ``phase`` is ``"pre-train"`` or ``"cluster"``, and once with
+    ``"start"`` (epoch = clustering epochs already done, losses ``None``) when the
+    clustering phase begins (figures of its progression start there).
+    """
+    n_seeds = keys.shape[0] if keys.ndim else 0
+    if n_seeds < 1 or not jnp.issubdtype(keys.dtype, jax.dtypes.prng_key):
+        raise TypeError("keys must be a 1-d array of PRNG keys, e.g. runner.seed_keys(0, 8)")
+    if resume and checkpoints is None:
+        raise ValueError("resume=True needs checkpoints")
+    if (pretrained is not None or pretrain_cache is not None) and not method.pretrains:
+        raise ValueError(f"{method.name} does not start from a pre-trained autoencoder")
+    if pretrained is not None and pretrained.centroids.shape[0] != n_seeds:
+        raise ValueError(f"pretrained holds {pretrained.centroids.shape[0]} seeds, "
+                         f"keys {n_seeds}")
+    x = jnp.asarray(x)
+    program = _program(method, cfg, mesh, n_seeds == 1)
+    if mesh is not None:
+        if n_seeds % mesh.shape["seed"] or x.shape[0] % mesh.shape["data"]:
+            raise ValueError(f"{n_seeds} seeds and {x.shape[0]} rows must divide evenly over "
+                             f"the mesh {dict(mesh.shape)}")
+        keys = jax.device_put(keys, program.seeds)
+        x = jax.device_put(x, program.rows)
+        if pretrained is not None:
+            pretrained = jax.device_put(pretrained, program.seeds)
+    n_pre = cfg.ae.epochs if method.pretrains else 0
+    n_total = n_pre + method.epochs(cfg)
+    seconds = {"pretrain": 0.0, "cluster": 0.0}
+
+    def due(step):
+        return step == n_total or (checkpoint_every and step % checkpoint_every == 0)
+
+    step = checkpoints.latest_step() if resume else None
+    state = None
+    if step is not None and step >= n_pre:
+        state = checkpoints.restore(step, program.abstract_state(keys, x, pretraining=False))
+    elif method.pretrains:
+        t0 = time.perf_counter()
+        state = pretrained if pretrained is not None else _pretrain(
+            program, keys, x, n_pre, checkpoints, step, pretrain_cache, checkpoint_every,
+            on_epoch)
+        state = program.start(state, x)
+        if checkpoints is not None:
+            checkpoints.save(n_pre, state)
+        step = n_pre
+        seconds["pretrain"] = _seconds_since(t0, state)
+    else:
+        state, step = program.init(keys, x), 0
+    if on_epoch:
+        on_epoch("start", step - n_pre, n_total - n_pre, None, state)
+    t0 = time.perf_counter()
+    while step < n_total and not bool(jnp.all(program.done(state))):
+        state, losses = program.epoch(state, x)
+        step += 1
+        if checkpoints is not None and due(step):
+            checkpoints.save(step, state)
+        if on_epoch:
+            on_epoch("cluster", step - n_pre, n_total - n_pre, losses, state)
+    labels, objectives = program.predict(state, x), program.objective(state, x)
+    seconds["cluster"] = _seconds_since(t0, labels)
+    return SeedsResult(state, labels, objectives, step, seconds)
+
+
+def _pretrain(program: _Program, keys, x, n_pre: int, checkpoints, step, cache,
+              every: int, on_epoch):
+    """The pre-training phase, resumed from ``cache`` (else from ``checkpoints`` at
+    ``step``) where it holds one; returns the pre-trained states before k-means."""
+    store = cache if cache is not None else checkpoints
+    if cache is not None:
+        step = cache.latest_step()
+    if step is None:
+        state, step = program.pre_init(keys, x), 0
+    else:
+        state = store.restore(step, program.abstract_state(keys, x, pretraining=True))
+    for epoch in range(step + 1, n_pre + 1):
+        state, losses = program.pre_epoch(state, x)
+        # in the run's checkpoints, step n_pre holds the method's started state
+        last = cache is not None and epoch == n_pre
+        if store is not None and (last or (epoch < n_pre and every and epoch % every == 0)):
+            store.save(epoch, state)
+        if on_epoch:
+            on_epoch("pre-train", epoch, n_pre, losses, state)
+    return state
+
+
+def _seconds_since(t0: float, tree) -> float:
+    jax.block_until_ready(tree)
+    return time.perf_counter() - t0

@@ -1,0 +1,57 @@
+"""Every estimator passes scikit-learn's own estimator checks, with small settings.
+
+The default suite runs every check on KMeans, AEKMeans, DEC and DAC (each path of the
+shared estimator code: no clustering phase, the pre-training phase, both, a stop flag without
+pre-training) and the checks whose outcome depends on the method on every other estimator;
+``-m slow`` runs every check on every estimator.
+"""
+import warnings
+
+import pytest
+from sklearn.utils.estimator_checks import estimator_checks_generator
+
+from jaxclust import estimators as E
+
+_AE = dict(ae_hidden=(8,), embedding_size=2, pretrain_epochs=2, pretrain_batch_size=16,
+           n_init=2, clustering_batch_size=16, clustering_epochs=2)
+# the experts' default sigmoid output needs data in [0, 1]; the checks' data are standardised
+_MEMBERS = dict(member_hidden=(8,), member_latent=2, member_epochs=2, member_batch_size=16,
+                member_output_activation="none", member_loss="mse")
+_CLASSIFIER = dict(hidden=(8,), clustering_epochs=2, clustering_batch_size=16, n_neighbors=3)
+FULL = [E.KMeans(n_init=2),
+        E.AEKMeans(**{k: v for k, v in _AE.items() if not k.startswith("clustering")}),
+        E.DEC(**_AE), E.DAC(**{k: v for k, v in _CLASSIFIER.items() if k != "n_neighbors"})]
+OTHERS = [E.IDEC(**_AE), E.DCN(**_AE), E.KDAE(**_AE, **_MEMBERS),
+          E.DAMIC(**_AE, **_MEMBERS, gate_hidden=(8,), gate_epochs=2), E.IMSAT(**_CLASSIFIER),
+          E.RIM(**_CLASSIFIER)]
+# the checks that exercise a method's own functions (fit, predict, features, state pickling)
+METHOD_CHECKS = ("check_clustering", "check_fit_idempotent", "check_estimators_pickle",
+                 "check_transformer_general", "check_n_features_in_after_fitting",
+                 "check_methods_subset_invariance", "check_fit2d_1sample",
+                 "check_estimators_nan_inf", "check_clusterer_compute_labels_predict")
+
+
+# k-DAE assigns a point to the expert that reconstructs it best. On the check's 2-D blobs
+# every expert (embedding 1 or 2) reconstructs the whole plane about equally well, so the
+# k-means start is lost (ARI .18–.37 over settings; AE+KM .94): a limit of the method on
+# data of two features, not of the estimator.
+EXPECTED_FAILURES = {"KDAE": {"check_clustering": "k-DAE's experts do not specialise on 2-D "
+                                                  "data (ARI < .4 on the check's blobs)"}}
+
+
+def _cases():
+    for est in FULL + OTHERS:
+        expected = EXPECTED_FAILURES.get(type(est).__name__)
+        for _, check in estimator_checks_generator(est, legacy=True, mark="skip",
+                                                   expected_failed_checks=expected):
+            name = getattr(check, "func", check).__name__
+            slow = est in OTHERS and name not in METHOD_CHECKS
+            yield pytest.param(est, check, id=f"{type(est).__name__}-{name}",
+                               marks=[pytest.mark.slow] if slow else [])
+
+
+@pytest.mark.parametrize("estimator, check", list(_cases()))
+def test_sklearn_compatible_estimator(estimator, check):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # two epochs do not converge: ConvergenceWarning
+        check(estimator)
