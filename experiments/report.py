@@ -19,6 +19,8 @@ import numpy as np
 
 from tables import SEED_NOTES, TABLES
 
+from jaxclust import record
+
 HERE = Path(__file__).resolve().parent
 # (method, dataset) → published NMI / ARI / ACC (k-DAE paper Table 2; DAMIC slides Table 2;
 # DEC / IDEC / IMSAT papers as quoted in METHODS.md).
@@ -60,11 +62,15 @@ def fmt(values):
 
 
 def load_groups():
-    """Records grouped by their file name without the seed: ``{variant: [record, …]}``."""
+    """The records (``results/<table>/<cell>/seed<k>.json``, one schema: jaxclust.record)
+    grouped by cell, each cell's in seed order: ``{cell: [record, …]}``; the ``variants``
+    table's apart."""
     groups = defaultdict(list)
-    for path in sorted((HERE / "results").glob("*.json")):
-        groups[path.stem.rsplit("_seed", 1)[0]].append(json.loads(path.read_text()))
-    return groups
+    for path in (HERE / "results").glob("*/*/seed*.json"):
+        rec = json.loads(path.read_text())
+        record.check(rec)
+        groups[rec["cell"]].append(rec)
+    return {cell: sorted(recs, key=lambda r: r["seed"]) for cell, recs in sorted(groups.items())}
 
 
 def cell_variant(method, dataset, extra):
@@ -129,7 +135,7 @@ def plot_table(name, cells, groups):
 def select_k_sections() -> list[str]:
     """One section per select-k run: G, held-out silhouette and NMI per k (mean over seeds)."""
     lines = []
-    for path in sorted((HERE / "results").glob("select_k_*/select_k.json")):
+    for path in sorted((HERE / "select_k").glob("*/select_k.json")):
         rec = json.loads(path.read_text())
         mean = {name: np.mean(rec[name], axis=1) for name in ("g", "silhouette")}
         nmi = np.mean(rec["nmi"], axis=1) if rec["nmi"] else [None] * len(rec["ks"])
@@ -141,7 +147,7 @@ def select_k_sections() -> list[str]:
         for i, k in enumerate(rec["ks"]):
             nmi_s = "–" if nmi[i] is None else f"{nmi[i]:.3f}"
             lines.append(f"| {k} | {mean['g'][i]:.4f} | {mean['silhouette'][i]:.3f} | {nmi_s} |")
-        fig = HERE / "figures" / f"{path.parent.name}.png"
+        fig = HERE / "figures" / f"select_k_{path.parent.name}.png"
         if fig.exists():
             lines += ["", f"![choosing k]({fig.relative_to(HERE)})"]
     return lines
@@ -158,12 +164,14 @@ def main():
     groups = load_groups()
     used = set()
     lines = ["# Results", "",
-             "Built by `python experiments/report.py` from `experiments/results/*.json` (one file "
-             "per method, data set and seed, with its command, config, hardware and wall time). "
+             "Built by `python experiments/report.py` from "
+             "`experiments/results/<table>/<cell>/seed<k>.json` (one record per cell and seed, "
+             "with its command, config, hardware and wall time). "
              "Tables are run by `python experiments/tables.py TABLE`. NMI is scikit-learn's "
              "(arithmetic mean). Deep methods of one seed share one cached pre-trained "
-             "autoencoder (the record's `pretrained_ae`); their wall time excludes it unless the "
-             "run trained it (`pretrain_seconds`). \"diff\" is ours − paper on the paper's last "
+             "autoencoder (the record's `extra.pretrained_ae`); their wall time excludes it "
+             "unless the run trained it (`extra.pretrain_seconds`). \"diff\" is ours − paper "
+             "on the paper's last "
              "published metric. What the expert and progression figures show: "
              "[figures/README.md](figures/README.md).", ""]
     header = ["| method | seeds | NMI | ARI | ACC | paper NMI/ARI/ACC | diff | wall s (mean) "
@@ -201,7 +209,7 @@ def main():
               "| method | data set | record | seeds | NMI | ARI | ACC | paper NMI/ARI/ACC "
               "| wall s (mean) | device |", "|---|---|---|---|---|---|---|---|---|---|"]
     for variant, recs in sorted(groups.items()):
-        if variant in used:
+        if variant in used or recs[0]["table"] == "variants":
             continue
         method, dataset = recs[0]["method"], recs[0]["dataset"]
         m = {key: [r["metrics"][key] for r in recs] for key in METRICS}
@@ -211,17 +219,17 @@ def main():
         lines.append(f"| {method} | {dataset} | {variant} | {seeds} | "
                      f"{fmt(m['nmi'])} | {fmt(m['ari'])} | {fmt(m['acc'])} | {paper_s} | "
                      f"{np.mean([r['wall_time_s'] for r in recs]):.0f} | {devices(recs)} |")
-    variants = sorted((HERE / "results" / "variants").glob("*.json"))
+    variants = [r for recs in groups.values() for r in recs if r["table"] == "variants"]
     if variants:
         lines += ["", "## Variants tried (settings explored; records in `results/variants/`)", "",
                   "| record | NMI | ARI | ACC | settings | wall s |", "|---|---|---|---|---|---|"]
-        for path in variants:
-            rec = json.loads(path.read_text())
+        for rec in variants:
             m = rec["metrics"]
+            command = rec["extra"].get("original_command", rec["command"])
             settings = re.sub(r"--(results|cache|data-dir) \S+ ?", "",
-                              rec["command"].split("run.py ", 1)[-1])
-            lines.append(f"| {path.stem} | {m['nmi']:.3f} | {m['ari']:.3f} | {m['acc']:.3f} | "
-                         f"`{settings}` | {rec['wall_time_s']:.0f} |")
+                              command.split("run.py ", 1)[-1])
+            lines.append(f"| {rec['cell']}_seed{rec['seed']} | {m['nmi']:.3f} | {m['ari']:.3f} "
+                         f"| {m['acc']:.3f} | `{settings}` | {rec['wall_time_s']:.0f} |")
     (HERE / "RESULTS.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 

@@ -16,10 +16,9 @@ cut off mid-way resumes where it stopped. The flags map onto the methods' flat p
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import hashlib
-import json
 import platform
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -28,7 +27,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-import jaxclust
 from jaxclust import config, data, metrics, nets, record, runner, store
 from jaxclust.methods import get, kdae, pretrain
 
@@ -112,8 +110,8 @@ class Progression:
             ax.set_title(f"epoch {e}: ACC {self.acc[e]:.3f}", fontsize=9)
             ax.set_xticks([])
             ax.set_yticks([])
-        folder = Path(self.args.results).parent / "figures"
-        folder.mkdir(exist_ok=True)
+        folder = Path(self.args.cache) / "figures"
+        folder.mkdir(parents=True, exist_ok=True)
         name = (f"progression_{self.args.method}_{_name(self.args)}{self.args.tag}"
                 f"_seed{self.seed}.png")
         fig.suptitle(f"{self.args.method} on {self.args.dataset}: features (PCA of "
@@ -126,13 +124,14 @@ class Progression:
 
 def plot_experts(args, seed, method, state, x, y, cfg) -> str:
     """k-DAE/DAMIC: the first point of every class, reconstructed by every expert (k-DAE
-    Fig. 2), in figures/ beside the results folder; returns the file name."""
+    Fig. 2), in ``--cache``/figures (git-ignored: copy one to experiments/figures/ when a
+    markdown file shows it); returns the file name."""
     from jaxclust import plots
 
     first = [int(np.flatnonzero(y == c)[0]) for c in np.unique(y)]
     name = f"experts_{args.method}_{_name(args)}{args.tag}_seed{seed}.png"
-    folder = Path(args.results).parent / "figures"
-    folder.mkdir(exist_ok=True)
+    folder = Path(args.cache) / "figures"
+    folder.mkdir(parents=True, exist_ok=True)
     x_hat = np.asarray(method.reconstruct(state, jnp.asarray(x[first]), cfg))
     plots.experts(folder / name, x[first], x_hat, ((x_hat - x[first][:, None]) ** 2).sum(-1),
                   title=f"{args.method} on {args.dataset}, seed {seed}: the first point of each "
@@ -150,8 +149,8 @@ def run_seed(args, x, y, seed: int, stem: str) -> dict:
     if args.method == "sc":  # the spectral-clustering baseline, scikit-learn's
         from sklearn.cluster import SpectralClustering
 
-        cfg = {"n_clusters": k, "affinity": "nearest_neighbors", "n_neighbors": 10,
-               "assign_labels": "kmeans", "implementation": "scikit-learn"}
+        flat = {"n_clusters": k, "affinity": "nearest_neighbors", "n_neighbors": 10,
+                "assign_labels": "kmeans", "implementation": "scikit-learn"}
         labels = SpectralClustering(k, affinity="nearest_neighbors", n_neighbors=10,
                                     random_state=seed, n_jobs=1).fit_predict(x)
     else:
@@ -199,22 +198,23 @@ def run_seed(args, x, y, seed: int, stem: str) -> dict:
                                        args.cache, pretrain.phase_config(cfg), xj, keys))
             extra.update(pretrain_seconds=res.seconds["pretrain"],
                          aekm_metrics=metrics.evaluate(y, np.asarray(pre.labels[0])))
-        extra.update(objective=float(res.objectives[0]), cluster_seconds=res.seconds["cluster"])
+        extra.update(objective=float(res.objectives[0]), cluster_seconds=res.seconds["cluster"],
+                     epochs=res.epochs)
         if method.epochs(cfg):
             extra.update(cluster_epochs=res.epochs - cfg.ae.epochs * method.pretrains)
         if trace:
             extra.update(progression=trace.finish())
         if method.reconstruct is not None:
             extra.update(experts_figure=plot_experts(args, seed, method, state, x, y, cfg))
-        cfg = dataclasses.asdict(cfg)
+        flat = config.flatten(cfg)
     labels = np.asarray(labels)
-    wall = time.perf_counter() - t0
-    return {"method": args.method, "dataset": args.dataset, "seed": seed,
-            "metrics": metrics.evaluate(y, labels), "config": cfg, **extra,
-            "n_samples": int(x.shape[0]), "r_min": args.r_min, "wall_time_s": wall,
-            "device": record.device(), "host": platform.machine(),
-            "jax_version": jax.__version__, "jaxclust_version": jaxclust.__version__,
-            "command": "python experiments/run.py " + " ".join(args.argv)}
+    extra.update(n_samples=int(x.shape[0]), r_min=args.r_min, host=platform.machine())
+    return record.make(
+        method=args.method, dataset=args.dataset, table=args.table, cell=cell_name(args),
+        seed=seed, metrics=metrics.evaluate(y, labels), objective=extra.pop("objective", np.nan),
+        epochs=extra.pop("epochs", 0), config=flat, preset="paper", chosen_by=args.chosen_by,
+        wall_time_s=time.perf_counter() - t0, extra=extra,
+        command="python experiments/run.py " + shlex.join(args.argv))
 
 
 def _name(args) -> str:
@@ -224,10 +224,15 @@ def _name(args) -> str:
             + (f"-rmin{args.r_min:g}" if args.r_min is not None else ""))
 
 
-def record_stem(args, seed: int) -> str:
-    """A seed's record name, which also names its clustering checkpoints."""
+def cell_name(args) -> str:
+    """The cell's name: method (and IMSAT's augmentation), data set, settings tag."""
     variant = "-rpt" if args.method == "imsat" and args.augment == "rpt" else ""
-    return f"{args.method}{variant}_{_name(args)}{args.tag}_seed{seed}"
+    return f"{args.method}{variant}_{_name(args)}{args.tag}"
+
+
+def record_path(args, seed: int) -> Path:
+    """Where a seed's record goes: ``RESULTS/<table>/<cell>/seed<k>.json``."""
+    return Path(args.results) / args.table / cell_name(args) / f"seed{seed}.json"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -287,7 +292,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--progression", action="store_true",
                    help="record ACC after every clustering epoch and plot the embedding's "
                         "progression (DEC's Fig. 5); needs labels and a method with an embedding")
-    p.add_argument("--tag", default="", help="suffix of the record names (variants)")
+    p.add_argument("--tag", default="", help="suffix of the cell's name (variants)")
+    p.add_argument("--table", default="other", help="the table (folder under --results)")
+    p.add_argument("--chosen-by", choices=record.CHOSEN_BY, default="paper",
+                   help="how these settings were chosen: the source's (paper), ours fixed "
+                        "beforehand (default), by a label-free criterion, or by looking at "
+                        "ACC/NMI/ARI of this data set (labels)")
     p.add_argument("--results", default=str(HERE / "results"))
     p.add_argument("--cache", default=str(HERE.parent / "runs" / "cache"))
     return p
@@ -305,16 +315,15 @@ def main(argv=None):
     Path(args.cache).mkdir(parents=True, exist_ok=True)
     x, y = data.load(args.dataset, data_dir=args.data_dir, subset=args.subset, r_min=args.r_min)
     for seed in args.seeds:
-        out = Path(args.results) / f"{record_stem(args, seed)}.json"
+        out = record_path(args, seed)
         if out.exists():
-            log(f"skip {out.name}: already done")
+            log(f"skip {out}: already done")
             continue
-        record = run_seed(args, x, y, seed, out.stem)
-        out.write_text(json.dumps(record, indent=2))
-        m = record["metrics"]
-        log(f"{out.name}: NMI {m['nmi']:.4f} ARI {m['ari']:.4f} ACC {m['acc']:.4f} "
-            f"({record['wall_time_s']:.0f} s)")
-
+        rec = run_seed(args, x, y, seed, f"{cell_name(args)}_seed{seed}")
+        record.write(out, rec)
+        m = rec["metrics"]
+        log(f"{args.table}/{rec['cell']} seed {seed}: NMI {m['nmi']:.4f} ARI {m['ari']:.4f} "
+            f"ACC {m['acc']:.4f} ({rec['wall_time_s']:.0f} s)")
 
 if __name__ == "__main__":
     main()

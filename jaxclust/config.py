@@ -155,7 +155,7 @@ def _kind(hint) -> tuple[str, bool]:
     raise TypeError(f"no flat parameter for a field of type {hint}")
 
 
-def _flat_name(path: tuple[str, ...]) -> str:
+def flat_name(path: tuple[str, ...]) -> str:
     if len(path) == 1:
         return _TOP.get(path[0], path[0])
     outer, field = path
@@ -177,7 +177,7 @@ def params(method: Method) -> list[Param]:
                 walk(value, path)
                 continue
             kind, optional = _kind(hints[f.name])
-            name = _flat_name(path)
+            name = flat_name(path)
             out.append(Param(name, path, kind, optional, value, CHOICES.get(name),
                              HELP.get(name, name.replace("_", " "))))
 
@@ -280,7 +280,7 @@ def flatten(cfg) -> dict:
             if dataclasses.is_dataclass(value):
                 walk(value, (*prefix, f.name))
             else:
-                out[_flat_name((*prefix, f.name))] = value
+                out[flat_name((*prefix, f.name))] = value
 
     walk(cfg, ())
     return out

@@ -1,3 +1,6 @@
+"""DCN: the loss, the online centroid update, vmap over seeds, a digits run."""
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -58,7 +61,8 @@ def test_gradient_of_clustering_term_pulls_z_towards_its_centroid():
 def test_vmap_over_seeds_equals_separate_runs():
     x = _x()
     keys = jax.random.split(jax.random.key(2), 2)
-    states = jax.jit(jax.vmap(dcn.fit, (0, None, None)), static_argnums=2)(keys, x, CFG)
+    fit_dcn = functools.partial(fit, dcn.METHOD)
+    states = jax.jit(jax.vmap(fit_dcn, (0, None, None)), static_argnums=2)(keys, x, CFG)
     for i in range(2):
         single = fit(dcn.METHOD, keys[i], x, CFG)
         np.testing.assert_allclose(states.centroids[i], single.centroids, rtol=1e-4, atol=1e-5)

@@ -12,6 +12,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "experiments"))
 import run  # noqa: E402
 
 
+def _path(results, cell):
+    return results / "other" / cell / "seed0.json"
+
+
+def _rec(results, cell):
+    return json.loads(_path(results, cell).read_text())
+
+
 def test_runner_names_records_and_cache_by_the_file_stem(tmp_path):
     rng = np.random.default_rng(0)
     centres = np.array([[0.0, 0.0], [6.0, 0.0], [0.0, 6.0]])
@@ -30,28 +38,28 @@ def test_runner_names_records_and_cache_by_the_file_stem(tmp_path):
     run.main(["--method", "aekm", "--ae-recipe", "kdae", "--ae-epochs", "2", "--hidden", "8",
               "--latent", "2", "--batch-size", "32", "--n-init", "3", "--dataset",
               str(tmp_path / "unit.npz"), *common[2:]])
-    rec = json.loads((tmp_path / "results" / "aekm_unit_seed0.json").read_text())["config"]
-    assert rec["ae"]["activation"] == "elu" and rec["ae"]["batch_norm"]
-    assert rec["ae"]["loss"] == "bce" and rec["ae"]["output_activation"] == "sigmoid"
+    rec = _rec(tmp_path / "results", "aekm_unit")["config"]
+    assert rec["ae_activation"] == "elu" and rec["ae_batch_norm"]
+    assert rec["ae_loss"] == "bce" and rec["ae_output_activation"] == "sigmoid"
 
-    km = json.loads((tmp_path / "results" / "kmeans_blobs_seed0.json").read_text())
-    assert km["metrics"]["acc"] > 0.95 and km["seed"] == 0 and km["n_samples"] == 120
-    ae = json.loads((tmp_path / "results" / "aekm_blobs_seed0.json").read_text())
-    assert ae["pretrained_ae"].startswith("pretrain_")
-    assert (tmp_path / "cache" / ae["pretrained_ae"] / "2").is_dir()
+    km = _rec(tmp_path / "results", "kmeans_blobs")
+    assert km["metrics"]["acc"] > 0.95 and km["seed"] == 0 and km["extra"]["n_samples"] == 120
+    ae = _rec(tmp_path / "results", "aekm_blobs")
+    assert ae["extra"]["pretrained_ae"].startswith("pretrain_")
+    assert (tmp_path / "cache" / ae["extra"]["pretrained_ae"] / "2").is_dir()
 
     # a finished seed is skipped, not run again
-    before = (tmp_path / "results" / "kmeans_blobs_seed0.json").stat().st_mtime_ns
+    before = _path(tmp_path / "results", "kmeans_blobs").stat().st_mtime_ns
     run.main(["--method", "kmeans", "--n-init", "3", *common])
-    assert (tmp_path / "results" / "kmeans_blobs_seed0.json").stat().st_mtime_ns == before
+    assert _path(tmp_path / "results", "kmeans_blobs").stat().st_mtime_ns == before
 
     # other data under the same name get their own cached autoencoder
     np.savez(tmp_path / "blobs.npz", x=np.hstack([x, x[:, :1] + x[:, 1:]]), y=y)
     run.main(["--method", "aekm", "--ae-epochs", "2", "--hidden", "8", "--latent", "2",
               "--batch-size", "32", "--n-init", "3", *common[:2], "--results",
               str(tmp_path / "results2"), *common[4:]])
-    other = json.loads((tmp_path / "results2" / "aekm_blobs_seed0.json").read_text())
-    assert other["pretrained_ae"] != ae["pretrained_ae"]
+    other = _rec(tmp_path / "results2", "aekm_blobs")
+    assert other["extra"]["pretrained_ae"] != ae["extra"]["pretrained_ae"]
 
 
 class _CutOff(Exception):
@@ -85,14 +93,16 @@ def test_clustering_phase_resumes_from_its_checkpoint_bit_for_bit(tmp_path, monk
     monkeypatch.setattr(run, "log", cut_at_first_checkpoint)
     with pytest.raises(_CutOff):
         run.main(sitting("cut"))
-    assert not (tmp_path / "cut" / "results" / "kdae_two_seed0.json").exists()
+    assert not _path(tmp_path / "cut" / "results", "kdae_two").exists()
     monkeypatch.setattr(run, "log", log)
     run.main(sitting("cut"))
 
-    records = [json.loads((tmp_path / n / "results" / "kdae_two_seed0.json").read_text())
+    records = [_rec(tmp_path / n / "results", "kdae_two")
                for n in ("straight", "cut")]
-    assert records[1]["resumed_at_epoch"] == 2 and "resumed_at_epoch" not in records[0]
-    assert records[0]["cluster_epochs"] == records[1]["cluster_epochs"] == 4
+    assert records[1]["extra"]["resumed_at_epoch"] == 2
+    assert "resumed_at_epoch" not in records[0]["extra"]
+    assert records[0]["extra"]["cluster_epochs"] == records[1]["extra"]["cluster_epochs"] == 4
+    assert records[0]["objective"] == records[1]["objective"]
     assert records[0]["metrics"] == records[1]["metrics"]
     finals = []
     for name in ("straight", "cut"):

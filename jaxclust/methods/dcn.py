@@ -9,9 +9,8 @@ Scaling: the reconstruction term is the per-feature mean squared error (``ae.los
 and the distance a sum over the embedding dimensions, so ``lam`` weighs a per-feature
 reconstruction error against a whole-embedding distance; ``lam = 0.1`` by default (as
 ClustPy's 0.05·‖·‖², i.e. λ/2 = 0.05). With a summed reconstruction error (``"sse"``)
-the same balance needs λ about d times larger. On digits (3 seeds, Adam, 10 epochs)
-λ = 0.1 with lr 1e-3 gave NMI 0.786/0.807/0.797; λ = 1 gave 0.801/0.833/0.736 (less
-stable); lr 1e-4 moved less (0.767/0.803/0.784).
+the same balance needs λ about d times larger (the digits study of λ:
+``experiments/tuning/README.md``).
 """
 from __future__ import annotations
 
