@@ -1,8 +1,8 @@
-"""Build experiments/RESULTS.md (and figures/) from the per-seed JSON records in results/.
+"""Build experiments/RESULTS.md (and figures/) from the per-seed records in results/.
 
     python experiments/report.py
 
-One section per table of ``experiments/tables.py``: each cell's mean ± std over seeds of
+One section per table config of ``experiments/configs/``: each cell's mean ± std over seeds of
 NMI / ARI / ACC beside the published number and the difference (flagged where ours is
 lower); the imbalanced-MNIST table as methods × r_min; choosing k (each
 ``results/select_k_*/select_k.json`` written by ``jaxclust select-k --out``, its figure copied
@@ -17,41 +17,20 @@ from pathlib import Path
 
 import numpy as np
 
-from tables import SEED_NOTES, TABLES
+from run import tables
 
 from jaxclust import record
 
 HERE = Path(__file__).resolve().parent
-# (method, dataset) → published NMI / ARI / ACC (k-DAE paper Table 2; DAMIC slides Table 2;
-# DEC / IDEC / IMSAT papers as quoted in METHODS.md).
-PUBLISHED = {
-    ("kmeans", "mnist"): (0.50, 0.37, 0.53), ("aekm", "mnist"): (0.73, 0.69, 0.81),
-    ("dec", "mnist"): (0.80, 0.75, 0.84), ("dcn", "mnist"): (0.81, 0.75, 0.83),
-    ("idec", "mnist"): (None, None, 0.881),
-    ("imsat", "mnist"): (None, None, 0.984), ("imsat-rpt", "mnist"): (None, None, 0.896),
-    ("rim", "mnist"): (None, None, 0.585),
-    ("kdae", "mnist"): (0.86, 0.82, 0.88), ("damic", "mnist"): (0.87, 0.81, 0.89),
-    ("kmeans", "fashion_mnist"): (0.51, 0.37, 0.47), ("aekm", "fashion_mnist"): (0.62, 0.46, 0.59),
-    ("kdae", "fashion_mnist"): (0.65, 0.48, 0.60), ("damic", "fashion_mnist"): (0.65, 0.48, 0.60),
-    ("dec", "fashion_mnist"): (0.54, 0.40, 0.51), ("dcn", "fashion_mnist"): (0.55, 0.42, 0.50),
-    ("kmeans", "usps"): (0.63, 0.55, 0.67), ("aekm", "usps"): (0.68, 0.61, 0.71),
-    ("kdae", "usps"): (0.80, 0.71, 0.77), ("damic", "usps"): (0.78, 0.70, 0.75),
-    ("dec", "usps"): (0.77, None, 0.76), ("dcn", "usps"): (0.68, None, 0.69),
-    ("kmeans", "20news"): (0.41, 0.15, 0.30), ("sc", "20news"): (0.40, 0.17, 0.34),
-    ("aekm", "20news"): (0.47, 0.28, 0.42), ("dcn", "20news"): (0.48, 0.34, 0.44),
-    ("damic", "20news"): (0.57, 0.42, 0.56),
-    ("kmeans", "synthetic"): (0.80, 0.81, None), ("sc", "synthetic"): (0.82, 0.83, None),
-    ("aekm", "synthetic"): (0.83, 0.84, None), ("damic", "synthetic"): (0.94, 0.96, None),
-}
-# DAMIC slides, Table 7 (ablation on MNIST), by record name.
-ABLATION = {"damic_mnist-pretrain-only": (0.74, 0.67, 0.80),
-            "damic_mnist-joint-only": (0.71, 0.53, 0.60)}
 R_MINS = (0.1, 0.3, 0.5, 0.7, 0.9)
-# DEC notes, Table 4: ACC on imbalanced MNIST at each r_min.
-IMBALANCED = {"kmeans": (0.4714, 0.4993, 0.5365, 0.5416, 0.5439),
-              "aekm": (0.6682, 0.7491, 0.7793, 0.8004, 0.8131),
-              "dec": (0.7010, 0.8092, 0.8268, 0.8469, 0.8541)}
 METRICS = ("nmi", "ari", "acc")
+
+
+def published(spec) -> tuple | None:
+    """A cell's published NMI / ARI / ACC (``None`` for each one not published)."""
+    if "published" not in spec:
+        return None
+    return tuple(spec["published"].get(m) for m in METRICS)
 
 
 def fmt(values):
@@ -73,18 +52,8 @@ def load_groups():
     return {cell: sorted(recs, key=lambda r: r["seed"]) for cell, recs in sorted(groups.items())}
 
 
-def cell_variant(method, dataset, extra):
-    """The record name (without the seed) that run.py writes for a cell."""
-    r_min = extra[extra.index("--r-min") + 1] if "--r-min" in extra else None
-    tag = next((e.split("=", 1)[1] for e in extra if e.startswith("--tag=")), "")
-    if method == "imsat" and "rpt" in extra:
-        method = "imsat-rpt"
-    return f"{method}_{dataset}" + (f"-rmin{float(r_min):g}" if r_min else "") + tag
-
-
-def row(label, dataset, variant, recs):
+def row(label, paper, recs):
     """One table row: ours over seeds, the paper, and ours − paper on the last published metric."""
-    paper = ABLATION.get(variant, PUBLISHED.get((variant.split(f"_{dataset}")[0], dataset)))
     paper_s = "/".join("–" if v is None else f"{v:g}" for v in paper) if paper else ""
     if not recs:
         return f"| {label} | – | not run yet | | | {paper_s} | | | |"
@@ -112,8 +81,7 @@ def plot_table(name, cells, groups):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    shown = [(m, groups[cell_variant(m, d, e)]) for d, m, e in cells
-             if groups.get(cell_variant(m, d, e))]
+    shown = [(c["method"], groups[cell]) for cell, c in cells.items() if groups.get(cell)]
     if not shown:
         return None
     fig, ax = plt.subplots(figsize=(1.2 * len(shown) + 2, 3.2))
@@ -154,10 +122,12 @@ def select_k_sections() -> list[str]:
 
 
 def seed_notes(name) -> list[str]:
-    """The table's notes on its seeds (tables.SEED_NOTES), as markdown lines."""
-    if name not in SEED_NOTES:
+    """The table's notes on its seeds (the bullets of ``configs/<table>.md``)."""
+    path = HERE / "configs" / f"{name}.md"
+    if not path.exists():
         return []
-    return ["Notes on the seeds:", *(f"- {note}" for note in SEED_NOTES[name]), ""]
+    notes = [line for line in path.read_text().splitlines() if line.startswith("- ")]
+    return ["Notes on the seeds:", *notes, ""]
 
 
 def main():
@@ -167,7 +137,8 @@ def main():
              "Built by `python experiments/report.py` from "
              "`experiments/results/<table>/<cell>/seed<k>.json` (one record per cell and seed, "
              "with its command, config, hardware and wall time). "
-             "Tables are run by `python experiments/tables.py TABLE`. NMI is scikit-learn's "
+             "Tables are run by `python experiments/run.py TABLE` (their configs: "
+             "`experiments/configs/`). NMI is scikit-learn's "
              "(arithmetic mean). Deep methods of one seed share one cached pre-trained "
              "autoencoder (the record's `extra.pretrained_ae`); their wall time excludes it "
              "unless the run trained it (`extra.pretrain_seconds`). \"diff\" is ours − paper "
@@ -176,31 +147,37 @@ def main():
              "[figures/README.md](figures/README.md).", ""]
     header = ["| method | seeds | NMI | ARI | ACC | paper NMI/ARI/ACC | diff | wall s (mean) "
               "| device |", "|---|---|---|---|---|---|---|---|---|"]
-    for name, (doc, cells) in TABLES.items():
+    specs = tables()
+    by_name = {(cell.split(f"_{c['dataset']}")[0], c["dataset"]): published(c)
+               for spec in specs.values() for cell, c in spec["cells"].items()
+               if "published" in c and "-" not in cell.split(f"_{c['dataset']}")[1]}
+    for name, spec in specs.items():
         if name == "dec_imbalanced":
             continue
-        lines += [f"## {name}", "", doc, "", *header]
-        several = len({d for d, _, _ in cells}) > 1
-        for dataset, method, extra in cells:
-            variant = cell_variant(method, dataset, extra)
-            used.add(variant)
-            label = variant.replace(f"_{dataset}", "") + (f" ({dataset})" if several else "")
-            lines.append(row(label, dataset, variant, groups.get(variant, [])))
+        cells = spec["cells"]
+        lines += [f"## {name}", "", spec["doc"], "", *header]
+        several = len({c["dataset"] for c in cells.values()}) > 1
+        for cell, c in cells.items():
+            used.add(cell)
+            label = cell.replace(f"_{c['dataset']}", "") + (f" ({c['dataset']})" if several
+                                                            else "")
+            lines.append(row(label, published(c), groups.get(cell, [])))
         fig = plot_table(name, cells, groups)
         lines += ["", *seed_notes(name), f"![per-seed ACC]({fig})" if fig else "", ""]
-    doc, cells = TABLES["dec_imbalanced"]
-    lines += ["## dec_imbalanced", "", doc, "",
+    cells = specs["dec_imbalanced"]["cells"]
+    lines += ["## dec_imbalanced", "", specs["dec_imbalanced"]["doc"], "",
               "| method | " + " | ".join(f"r_min {r}" for r in R_MINS) + " |",
               "|---|" + "---|" * len(R_MINS)]
-    for method in dict.fromkeys(m for _, m, _ in cells):
+    for method in dict.fromkeys(c["method"] for c in cells.values()):
         cells_s = []
-        for i, r in enumerate(R_MINS):
-            variant = f"{method}_mnist-rmin{r:g}"
-            used.add(variant)
-            recs = groups.get(variant, [])
+        for r in R_MINS:
+            cell = f"{method}_mnist-rmin{r:g}"
+            used.add(cell)
+            recs = groups.get(cell, [])
             ours = (f"{fmt([x['metrics']['acc'] for x in recs])} (n={len(recs)})" if recs
                     else "not run yet")
-            paper = f" · paper {IMBALANCED[method][i]:.3f}" if method in IMBALANCED else ""
+            acc = cells[cell].get("published", {}).get("acc")
+            paper = f" · paper {acc:.3f}" if acc is not None else ""
             cells_s.append(ours + paper)
         lines.append(f"| {method} | " + " | ".join(cells_s) + " |")
     lines += ["", *seed_notes("dec_imbalanced")]
@@ -213,7 +190,7 @@ def main():
             continue
         method, dataset = recs[0]["method"], recs[0]["dataset"]
         m = {key: [r["metrics"][key] for r in recs] for key in METRICS}
-        paper = PUBLISHED.get((variant.split(f"_{dataset}")[0], dataset))
+        paper = by_name.get((variant.split(f"_{dataset}")[0], dataset))
         paper_s = "/".join("–" if v is None else f"{v:g}" for v in paper) if paper else ""
         seeds = ",".join(str(r["seed"]) for r in recs)
         lines.append(f"| {method} | {dataset} | {variant} | {seeds} | "

@@ -1,4 +1,5 @@
-"""The experiments runner on a user file: record names, the cached autoencoder, resuming."""
+"""The experiments runner on a table config over user files: records, the shared
+pre-training cache, skipping finished seeds, resuming, and the committed configs."""
 import json
 import sys
 from pathlib import Path
@@ -11,55 +12,80 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "experiments"))
 import run  # noqa: E402
 
+from jaxclust import config  # noqa: E402
+from jaxclust.methods import get  # noqa: E402
 
-def _path(results, cell):
-    return results / "other" / cell / "seed0.json"
-
-
-def _rec(results, cell):
-    return json.loads(_path(results, cell).read_text())
+AE = ('ae_hidden = [8], embedding_size = 2, pretrain_epochs = 2, pretrain_batch_size = 32, '
+      'n_init = 3')
 
 
-def test_runner_names_records_and_cache_by_the_file_stem(tmp_path):
+def _table(path: Path, cells: dict) -> str:
+    lines = ['doc = "a test table"', "order = 0"]
+    for name, body in cells.items():
+        lines += [f'[cells."{name}"]', *body]
+    path.write_text("\n".join(lines) + "\n")
+    return str(path)
+
+
+def _rec(results: Path, table: str, cell: str, seed: int = 0) -> dict:
+    return json.loads((results / table / cell / f"seed{seed}.json").read_text())
+
+
+def _blobs(tmp_path, sign=-1.0):
     rng = np.random.default_rng(0)
     centres = np.array([[0.0, 0.0], [6.0, 0.0], [0.0, 6.0]])
     y = np.repeat(np.arange(3), 40)
     x = (centres[y] + rng.normal(size=(120, 2))).astype(np.float32)
-    np.savez(tmp_path / "blobs.npz", x=np.hstack([x, x[:, :1] - x[:, 1:]]), y=y)
-    common = ["--dataset", str(tmp_path / "blobs.npz"), "--results", str(tmp_path / "results"),
-              "--cache", str(tmp_path / "cache"), "--seeds", "0"]
-    run.main(["--method", "kmeans", "--n-init", "3", *common])
-    run.main(["--method", "aekm", "--ae-epochs", "2", "--hidden", "8", "--latent", "2",
-              "--batch-size", "32", "--n-init", "3", *common])
+    np.savez(tmp_path / "blobs.npz", x=np.hstack([x, x[:, :1] + sign * x[:, 1:]]), y=y)
+    return x, y
 
-    # the k-DAE authors' AE recipe reaches the pre-trained AE's config and its cache name
+
+def test_runner_writes_records_shares_the_pretraining_and_skips_finished_seeds(tmp_path):
+    x, y = _blobs(tmp_path)
     xs = (x - x.min(0)) / (x.max(0) - x.min(0))  # BCE needs data in [0, 1]
     np.savez(tmp_path / "unit.npz", x=xs, y=y)
-    run.main(["--method", "aekm", "--ae-recipe", "kdae", "--ae-epochs", "2", "--hidden", "8",
-              "--latent", "2", "--batch-size", "32", "--n-init", "3", "--dataset",
-              str(tmp_path / "unit.npz"), *common[2:]])
-    rec = _rec(tmp_path / "results", "aekm_unit")["config"]
-    assert rec["ae_activation"] == "elu" and rec["ae_batch_norm"]
-    assert rec["ae_loss"] == "bce" and rec["ae_output_activation"] == "sigmoid"
+    blobs, unit = str(tmp_path / "blobs.npz"), str(tmp_path / "unit.npz")
+    table = _table(tmp_path / "t.toml", {
+        "kmeans_blobs": ['method = "kmeans"', f'dataset = "{blobs}"', 'chosen_by = "paper"',
+                         "config = {n_init = 3}"],
+        "aekm_blobs": ['method = "aekm"', f'dataset = "{blobs}"', 'chosen_by = "default"',
+                       f"config = {{{AE}}}"],
+        "dec_blobs": ['method = "dec"', f'dataset = "{blobs}"', 'chosen_by = "default"',
+                      f"config = {{{AE}, clustering_epochs = 2}}"],
+        "aekm_unit": ['method = "aekm"', f'dataset = "{unit}"', 'chosen_by = "labels"',
+                      f'config = {{{AE}, ae_activation = "elu", ae_batch_norm = true, '
+                      'ae_output_activation = "sigmoid", ae_loss = "bce"}']})
+    results = tmp_path / "results"
+    common = ["--results", str(results), "--cache", str(tmp_path / "cache"), "--seeds", "0"]
+    run.main([table, *common])
 
-    km = _rec(tmp_path / "results", "kmeans_blobs")
+    km = _rec(results, "t", "kmeans_blobs")
     assert km["metrics"]["acc"] > 0.95 and km["seed"] == 0 and km["extra"]["n_samples"] == 120
-    ae = _rec(tmp_path / "results", "aekm_blobs")
-    assert ae["extra"]["pretrained_ae"].startswith("pretrain_")
+    assert km["config"]["n_init"] == 3 and km["chosen_by"] == "paper"
+    assert km["command"].startswith(f"python experiments/run.py {table} --cells kmeans_blobs")
+    unit_cfg = _rec(results, "t", "aekm_unit")["config"]
+    assert unit_cfg["ae_activation"] == "elu" and unit_cfg["ae_batch_norm"]
+    ae, dec = _rec(results, "t", "aekm_blobs"), _rec(results, "t", "dec_blobs")
+    # one pre-training for both methods; AE+KM is DEC's start
+    assert ae["extra"]["pretrained_ae"] == dec["extra"]["pretrained_ae"]
+    assert dec["extra"]["aekm_metrics"] == ae["metrics"]
     assert (tmp_path / "cache" / ae["extra"]["pretrained_ae"] / "2").is_dir()
+    assert dec["epochs"] == 4 and np.isfinite(dec["objective"])
 
     # a finished seed is skipped, not run again
-    before = _path(tmp_path / "results", "kmeans_blobs").stat().st_mtime_ns
-    run.main(["--method", "kmeans", "--n-init", "3", *common])
-    assert _path(tmp_path / "results", "kmeans_blobs").stat().st_mtime_ns == before
+    path = results / "t" / "kmeans_blobs" / "seed0.json"
+    before = path.stat().st_mtime_ns
+    run.main([table, "--cells", "kmeans_blobs", *common])
+    assert path.stat().st_mtime_ns == before
 
-    # other data under the same name get their own cached autoencoder
-    np.savez(tmp_path / "blobs.npz", x=np.hstack([x, x[:, :1] + x[:, 1:]]), y=y)
-    run.main(["--method", "aekm", "--ae-epochs", "2", "--hidden", "8", "--latent", "2",
-              "--batch-size", "32", "--n-init", "3", *common[:2], "--results",
-              str(tmp_path / "results2"), *common[4:]])
-    other = _rec(tmp_path / "results2", "aekm_blobs")
+    # other data under the same name get their own pre-training
+    _blobs(tmp_path, sign=1.0)
+    run.main([table, "--cells", "aekm_blobs", "--results", str(tmp_path / "results2"),
+              *common[2:]])
+    other = _rec(tmp_path / "results2", "t", "aekm_blobs")
     assert other["extra"]["pretrained_ae"] != ae["extra"]["pretrained_ae"]
+    with pytest.raises(SystemExit):
+        run.main([table, "--cells", "nope", *common])
 
 
 class _CutOff(Exception):
@@ -73,14 +99,16 @@ def test_clustering_phase_resumes_from_its_checkpoint_bit_for_bit(tmp_path, monk
     y = np.repeat(np.arange(2), 30)
     x = rng.uniform(size=(60, 6)).astype(np.float32) * 0.5 + 0.5 * y[:, None]
     np.savez(tmp_path / "two.npz", x=x, y=y)
-    argv = ["--method", "kdae", "--dataset", str(tmp_path / "two.npz"), "--ae-epochs", "2",
-            "--hidden", "8", "--latent", "2", "--member-hidden", "8", "--member-latent", "2",
-            "--member-epochs", "1", "--batch-size", "16", "--n-init", "2", "--max-epochs", "4",
-            "--checkpoint-every", "2", "--seeds", "0"]
+    table = _table(tmp_path / "t.toml", {"kdae_two": [
+        'method = "kdae"', f'dataset = "{tmp_path / "two.npz"}"', 'chosen_by = "default"',
+        "config = {ae_hidden = [8], embedding_size = 2, pretrain_epochs = 2, "
+        "pretrain_batch_size = 16, clustering_batch_size = 16, n_init = 2, member_hidden = "
+        "[8], member_latent = 2, member_epochs = 1, member_batch_size = 16, "
+        "clustering_epochs = 4}"]})
 
     def sitting(name):
-        return argv + ["--results", str(tmp_path / name / "results"),
-                       "--cache", str(tmp_path / name / "cache")]
+        return [table, "--checkpoint-every", "2", "--seeds", "0", "--results",
+                str(tmp_path / name / "results"), "--cache", str(tmp_path / name / "cache")]
 
     run.main(sitting("straight"))
     log = run.log
@@ -93,17 +121,16 @@ def test_clustering_phase_resumes_from_its_checkpoint_bit_for_bit(tmp_path, monk
     monkeypatch.setattr(run, "log", cut_at_first_checkpoint)
     with pytest.raises(_CutOff):
         run.main(sitting("cut"))
-    assert not _path(tmp_path / "cut" / "results", "kdae_two").exists()
+    assert not (tmp_path / "cut" / "results" / "t" / "kdae_two" / "seed0.json").exists()
     monkeypatch.setattr(run, "log", log)
     run.main(sitting("cut"))
 
-    records = [_rec(tmp_path / n / "results", "kdae_two")
-               for n in ("straight", "cut")]
+    records = [_rec(tmp_path / n / "results", "t", "kdae_two") for n in ("straight", "cut")]
     assert records[1]["extra"]["resumed_at_epoch"] == 2
     assert "resumed_at_epoch" not in records[0]["extra"]
     assert records[0]["extra"]["cluster_epochs"] == records[1]["extra"]["cluster_epochs"] == 4
-    assert records[0]["objective"] == records[1]["objective"]
     assert records[0]["metrics"] == records[1]["metrics"]
+    assert records[0]["objective"] == records[1]["objective"]
     finals = []
     for name in ("straight", "cut"):
         folder, = (tmp_path / name / "cache").glob("kdae_two_seed0_*")
@@ -112,3 +139,17 @@ def test_clustering_phase_resumes_from_its_checkpoint_bit_for_bit(tmp_path, monk
         finals.append(jax.tree.leaves(ocp.StandardCheckpointer().restore(folder / "6" / "default")))
     assert len(finals[0]) == len(finals[1]) > 10
     assert all(np.array_equal(a, b) for a, b in zip(*finals))
+
+
+def test_every_committed_table_config_builds():
+    """Each cell names a registered method (or scikit-learn's spectral clustering) and
+    settings its Config accepts."""
+    specs = run.tables()
+    assert len(specs) >= 10 and [s["order"] for s in specs.values()] == sorted(
+        s["order"] for s in specs.values())
+    for spec in specs.values():
+        assert spec["doc"] and spec["cells"]
+        for cell, c in spec["cells"].items():
+            assert c["chosen_by"] in ("paper", "default", "label-free", "labels"), cell
+            if c["method"] != "sc":
+                config.build(get(c["method"]), **c.get("config", {}))

@@ -1,6 +1,6 @@
 """Fashion-MNIST DAMIC past its 40 joint epochs: does the gate's ACC still move?
 
-Restores a finished `run.py --method damic --dataset fashion_mnist --ae-recipe kdae` seed
+Restores a finished seed of cell damic_fashion_mnist-kdaerecipe (`run.py fashion_mnist`)
 (its epoch-35 and epoch-40 checkpoints in --cache, copied first so they stay untouched) and
 trains it on, printing the gate's NMI / ARI / ACC every 5 epochs.
 
@@ -8,6 +8,7 @@ trains it on, printing the gate's NMI / ARI / ACC every 5 epochs.
         --data-dir ../shared/data --cache runs/cache
 """
 import argparse
+import hashlib
 import shutil
 import sys
 import tempfile
@@ -32,14 +33,13 @@ def main():
     p.add_argument("--data-dir", default=None)
     p.add_argument("--cache", default="runs/cache")
     a = p.parse_args()
-    # the settings of row damic-kdaerecipe, through run.py's own parser and configs
-    args = run.build_parser().parse_args(
-        ["--method", "damic", "--dataset", "fashion_mnist", "--ae-recipe", "kdae",
-         "--tag=-kdaerecipe", "--cache", a.cache])
-    x, y = data.load(args.dataset, data_dir=a.data_dir)
+    # the settings of row damic-kdaerecipe, from its table config
+    cell = "damic_fashion_mnist-kdaerecipe"
+    spec = run.load_table("fashion_mnist")["cells"][cell]
+    x, y = data.load(spec["dataset"], data_dir=a.data_dir)
     xj = jnp.asarray(x)
-    cfg = config.build(get("damic"), n_clusters=10, **run.flat_values(args))
-    name = f"{run.record_stem(args, a.seed)}_{run._digest(cfg)}"
+    cfg = config.build(get("damic"), n_clusters=10, **spec["config"])
+    name = f"{cell}_seed{a.seed}_{hashlib.sha1(repr(cfg).encode()).hexdigest()[:10]}"
     copy = Path(tempfile.mkdtemp()) / name
     shutil.copytree(Path(a.cache) / name, copy)
     keys = runner.seed_keys(a.seed, 1)
