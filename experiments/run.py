@@ -201,6 +201,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("table", nargs="?", help="a name in experiments/configs/ or a .toml path")
     p.add_argument("--list", action="store_true", help="print the tables and their cells")
     p.add_argument("--cells", nargs="+", default=None, help="only these cells")
+    p.add_argument("--fit-commands", action="store_true",
+                   help="print each cell as one `jaxclust fit` command (all its seeds in one "
+                        "program) instead of running it")
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     p.add_argument("--data-dir", default=None)
     p.add_argument("--checkpoint-every", type=int, default=10,
@@ -226,6 +229,9 @@ def main(argv=None):
     for cell, cspec in spec["cells"].items():
         if opts.cells and cell not in opts.cells:
             continue
+        if opts.fit_commands:
+            print(fit_command(cspec, opts))
+            continue
         x, y = data.load(cspec["dataset"], data_dir=opts.data_dir, subset=cspec.get("subset"),
                          r_min=cspec.get("r_min"))
         for seed in opts.seeds:
@@ -241,6 +247,28 @@ def main(argv=None):
             m = rec["metrics"]
             log(f"{spec['name']}/{cell} seed {seed}: NMI {m['nmi']:.4f} ARI {m['ari']:.4f} "
                 f"ACC {m['acc']:.4f} ({rec['wall_time_s']:.0f} s)")
+
+
+def fit_command(spec: dict, opts) -> str:
+    """The cell as one ``jaxclust fit`` command: its flat parameters are the method's flags
+    (cells with ``r_min`` or scikit-learn's spectral clustering have none)."""
+    if spec["method"] == "sc" or "r_min" in spec:
+        return f"# {spec['method']} on {spec['dataset']}: run.py only (no jaxclust fit flag)"
+    argv = ["jaxclust", "fit", spec["method"], "--dataset", spec["dataset"],
+            "--seed", str(opts.seeds[0]), "--seeds", str(len(opts.seeds))]
+    if opts.data_dir:
+        argv += ["--data-dir", opts.data_dir]
+    if "subset" in spec:
+        argv += ["--subset", str(spec["subset"])]
+    for name, value in spec.get("config", {}).items():
+        flag = "--" + name.replace("_", "-")
+        if isinstance(value, bool):
+            argv.append(flag if value else "--no-" + flag[2:])
+        elif isinstance(value, list):
+            argv += [flag, *map(str, value)]
+        else:
+            argv += [flag, str(value)]
+    return shlex.join(argv)
 
 
 def _passed(opts) -> list[str]:

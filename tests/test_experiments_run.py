@@ -153,3 +153,26 @@ def test_every_committed_table_config_builds():
             assert c["chosen_by"] in ("paper", "default", "label-free", "labels"), cell
             if c["method"] != "sc":
                 config.build(get(c["method"]), **c.get("config", {}))
+
+
+def test_each_cell_is_one_jaxclust_fit_command_with_the_same_config():
+    """``run.py TABLE --fit-commands``: every cell (but spectral clustering and the
+    imbalanced data) parses as a ``jaxclust fit`` command that builds the cell's Config."""
+    import shlex
+
+    from jaxclust import cli
+
+    opts = run.build_parser().parse_args(["x", "--data-dir", "d"])
+    parser = cli._build_parser()
+    n = 0
+    for spec in run.tables().values():
+        for c in spec["cells"].values():
+            if c["method"] == "sc" or "r_min" in c:
+                continue
+            argv = shlex.split(run.fit_command(c, opts))[1:]
+            args = parser.parse_args(argv)
+            method = get(c["method"])
+            assert config.from_args(method, args, args.preset) == config.build(
+                method, **c.get("config", {}))
+            n += 1
+    assert n > 50
