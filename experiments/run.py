@@ -251,15 +251,16 @@ def main(argv=None):
 
 def fit_command(spec: dict, opts) -> str:
     """The cell as one ``jaxclust fit`` command: its flat parameters are the method's flags
-    (cells with ``r_min`` or scikit-learn's spectral clustering have none)."""
-    if spec["method"] == "sc" or "r_min" in spec:
-        return f"# {spec['method']} on {spec['dataset']}: run.py only (no jaxclust fit flag)"
+    (scikit-learn's spectral clustering has none)."""
+    if spec["method"] == "sc":
+        return f"# sc on {spec['dataset']}: scikit-learn's SpectralClustering, run.py only"
     argv = ["jaxclust", "fit", spec["method"], "--dataset", spec["dataset"],
             "--seed", str(opts.seeds[0]), "--seeds", str(len(opts.seeds))]
     if opts.data_dir:
         argv += ["--data-dir", opts.data_dir]
-    if "subset" in spec:
-        argv += ["--subset", str(spec["subset"])]
+    for name in ("subset", "r_min"):
+        if name in spec:
+            argv += ["--" + name.replace("_", "-"), str(spec[name])]
     for name, value in spec.get("config", {}).items():
         flag = "--" + name.replace("_", "-")
         if isinstance(value, bool):

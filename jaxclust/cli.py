@@ -77,7 +77,11 @@ def _common_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--data-dir", default=None,
                    help="folder with the raw data files (default: $JAXCLUST_DATA)")
     g.add_argument("--label-column", default=None, help="label column of a .csv file")
-    g.add_argument("--subset", type=int, default=None, help="use this many random samples")
+    g.add_argument("--subset", type=int, default=None,
+                   help="use this many random samples (drawn with --seed)")
+    g.add_argument("--r-min", type=float, default=None,
+                   help="imbalanced data (DEC's Table 4): class c kept with probability "
+                        "r_min + (1 − r_min)·c/(k − 1), drawn with --seed")
     g.add_argument("--seed", type=int, default=0, help="PRNG seed (the first of --seeds)")
     g.add_argument("--seeds", type=int, default=1,
                    help="train this many seeds (--seed, --seed+1, …) in one program; the best "
@@ -116,7 +120,7 @@ def _load(args):
     from jaxclust import data
 
     return data.load(args.dataset, data_dir=args.data_dir, subset=args.subset,
-                     seed=args.seed, label_column=args.label_column)
+                     seed=args.seed, label_column=args.label_column, r_min=args.r_min)
 
 
 def cmd_fit(args) -> int:

@@ -156,8 +156,8 @@ def test_every_committed_table_config_builds():
 
 
 def test_each_cell_is_one_jaxclust_fit_command_with_the_same_config():
-    """``run.py TABLE --fit-commands``: every cell (but spectral clustering and the
-    imbalanced data) parses as a ``jaxclust fit`` command that builds the cell's Config."""
+    """``run.py TABLE --fit-commands``: every cell (but spectral clustering) parses as a
+    ``jaxclust fit`` command that builds the cell's Config and loads the cell's data."""
     import shlex
 
     from jaxclust import cli
@@ -167,12 +167,14 @@ def test_each_cell_is_one_jaxclust_fit_command_with_the_same_config():
     n = 0
     for spec in run.tables().values():
         for c in spec["cells"].values():
-            if c["method"] == "sc" or "r_min" in c:
+            if c["method"] == "sc":
                 continue
             argv = shlex.split(run.fit_command(c, opts))[1:]
             args = parser.parse_args(argv)
+            assert (args.dataset, args.subset, args.r_min) == (
+                c["dataset"], c.get("subset"), c.get("r_min"))
             method = get(c["method"])
             assert config.from_args(method, args, args.preset) == config.build(
                 method, **c.get("config", {}))
             n += 1
-    assert n > 50
+    assert n > 80
