@@ -214,7 +214,7 @@ def _load_20news(folder: Path, n_words: int = 2000):
     (1 + log tf), rows L2-normalised. Messages left with none of the kept words (12) are
     dropped: an all-zero row sits at distance 1 from every document and turns into a hub of
     nearest-neighbour graphs. Labels are the 20 groups in sorted order.
-    (experiments/tuning/README.md compares this with whole messages and raw tf.)
+    (experiments/tuning/news20/ compares this with whole messages and raw tf.)
     """
     from sklearn.feature_extraction.text import TfidfVectorizer
 

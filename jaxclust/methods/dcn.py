@@ -10,7 +10,7 @@ and the distance a sum over the embedding dimensions, so ``lam`` weighs a per-fe
 reconstruction error against a whole-embedding distance; ``lam = 0.1`` by default (as
 ClustPy's 0.05·‖·‖², i.e. λ/2 = 0.05). With a summed reconstruction error (``"sse"``)
 the same balance needs λ about d times larger (the digits study of λ:
-``experiments/tuning/README.md``).
+``experiments/tuning/dcn_lam_digits/``).
 """
 from __future__ import annotations
 

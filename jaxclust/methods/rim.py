@@ -2,7 +2,7 @@
 R(θ)`` for a softmax classifier — IMSAT without self-augmentation. The functions are
 IMSAT's; only the defaults differ: no augmentation, μ = 1 (the plain mutual information),
 λ = 1 and R(θ) = ``l2``/2 · ‖θ‖² in the objective, l2 = 0.03 (the penalty's study:
-``experiments/tuning/README.md``)."""
+``experiments/tuning/imsat_rpt_rim_sub10000/``)."""
 from __future__ import annotations
 
 from jaxclust.methods import imsat

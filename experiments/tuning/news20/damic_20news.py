@@ -5,7 +5,7 @@ pre-trains the gate and the k = 20 experts, prints the gate's metrics, the ACC o
 argmin-error assignment and the spread of the experts' errors; then, from that same start,
 10 joint epochs for each σ² given, reporting after epochs 5 and 10.
 
-    python experiments/tuning/damic_20news.py 0.05 0.01 --member-epochs 100 \\
+    python experiments/tuning/news20/damic_20news.py 0.05 0.01 --member-epochs 100 \\
         --member-loss mse --member-output none --data-dir ../shared/data --cache runs/cache
 """
 import argparse

@@ -4,7 +4,7 @@ Restores a finished seed of cell damic_fashion_mnist-kdaerecipe (`run.py fashion
 (its epoch-35 and epoch-40 checkpoints in --cache, copied first so they stay untouched) and
 trains it on, printing the gate's NMI / ARI / ACC every 5 epochs.
 
-    python experiments/tuning/damic_fashion_longer.py --seed 4 --extra 20 \\
+    python experiments/tuning/damic_fashion_longer/damic_fashion_longer.py --seed 4 --extra 20 \\
         --data-dir ../shared/data --cache runs/cache
 """
 import argparse
@@ -19,7 +19,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 import run  # noqa: E402  (experiments/run.py: its configs and cached autoencoder)
 
 from jaxclust import config, data, metrics, runner, store  # noqa: E402
