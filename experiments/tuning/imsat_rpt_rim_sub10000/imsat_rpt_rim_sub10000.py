@@ -1,7 +1,8 @@
 """IMSAT (RPT) radius and RIM's penalty on a random 10 000-image subset of MNIST (data.load
 subset, seed 0); see README.md.
 
-    JAXCLUST_DATA=../shared/data python experiments/tuning/imsat_rpt_rim_sub10000/imsat_rpt_rim_sub10000.py [RUN ...]
+    JAXCLUST_DATA=../shared/data \\
+        python experiments/tuning/imsat_rpt_rim_sub10000/imsat_rpt_rim_sub10000.py [RUN ...]
 """
 import dataclasses
 import functools
