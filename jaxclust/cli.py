@@ -40,7 +40,9 @@ def _build_parser() -> argparse.ArgumentParser:
             p.add_argument("--expert-index", type=int, default=0,
                            help="the point whose reconstruction by every expert experts.png "
                                 "shows")
-        config.add_arguments(p, method)
+        p.add_argument("--n-clusters", type=int, default=None,
+                       help="number of clusters (default: the number of classes in the labels)")
+        config.add_arguments(p, method, skip=("n_clusters",))
     select = sub.add_parser(
         "select-k", help="choose the number of clusters without labels",
         description="Fit the method for every k on a training split (one shared pre-trained "

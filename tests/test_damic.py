@@ -1,3 +1,5 @@
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -82,7 +84,8 @@ def test_gate_pretraining_learns_the_labels():
 def test_vmap_over_seeds():
     x = jnp.asarray(data.load("synthetic", n=128, k=4)[0])
     keys = jax.random.split(jax.random.key(2), 2)
-    states = jax.jit(jax.vmap(damic.fit, (0, None, None)), static_argnums=2)(keys, x, CFG)
+    fit_damic = functools.partial(fit, damic.METHOD)
+    states = jax.jit(jax.vmap(fit_damic, (0, None, None)), static_argnums=2)(keys, x, CFG)
     single = fit(damic.METHOD, keys[1], x, CFG)
     np.testing.assert_allclose(damic.predict_proba(jax.tree.map(lambda a: a[1], states), x, CFG),
                                damic.predict_proba(single, x, CFG), rtol=1e-4, atol=1e-5)
