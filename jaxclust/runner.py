@@ -25,6 +25,7 @@ the pre-training phase instead, shared by every method with the same pre-trainin
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
 import time
 from collections.abc import Callable
@@ -35,6 +36,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
+from jaxclust import config, train
 from jaxclust.methods import Method, pretrain
 from jaxclust.store import Checkpoints
 
@@ -158,6 +160,7 @@ def fit_seeds(method: Method, keys: jax.Array, x, cfg, *, mesh: Mesh | None = No
         raise ValueError(f"pretrained holds {pretrained.centroids.shape[0]} seeds, "
                          f"keys {n_seeds}")
     x = jnp.asarray(x)
+    check_inputs(cfg, x)
     program = _program(method, cfg, mesh, n_seeds == 1)
     if mesh is not None:
         if n_seeds % mesh.shape["seed"] or x.shape[0] % mesh.shape["data"]:
@@ -203,6 +206,22 @@ def fit_seeds(method: Method, keys: jax.Array, x, cfg, *, mesh: Mesh | None = No
     labels, objectives = program.predict(state, x), program.objective(state, x)
     seconds["cluster"] = _seconds_since(t0, labels)
     return SeedsResult(state, labels, objectives, step, seconds)
+
+
+def check_inputs(cfg, x) -> None:
+    """Raise ``ValueError`` when ``x`` cannot be what ``cfg`` reconstructs: a network trained
+    with binary cross-entropy (``loss="bce"``) needs data in [0, 1]."""
+    bce = [config.flat_name((f.name, "loss")) for f in dataclasses.fields(cfg)
+           if isinstance(getattr(cfg, f.name), train.AEConfig)
+           and getattr(cfg, f.name).loss == "bce"]
+    if bce:
+        lo, hi = float(jnp.min(x)), float(jnp.max(x))
+        if lo < 0.0 or hi > 1.0:
+            raise ValueError(
+                f"{' and '.join(bce)} 'bce' (binary cross-entropy) needs data in [0, 1], but x "
+                f"spans [{lo:.4g}, {hi:.4g}]: rescale x (e.g. MinMaxScaler) or use an MSE "
+                "loss with a linear output (e.g. member_loss='mse', "
+                "member_output_activation='none')")
 
 
 def _pretrain(program: _Program, keys, x, n_pre: int, checkpoints, step, cache,

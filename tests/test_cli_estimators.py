@@ -232,3 +232,18 @@ def test_dac_estimator():
     proba = est.predict_proba(x)
     assert proba.shape == (200, 4) and est.n_iter_ == 2
     np.testing.assert_array_equal(proba.argmax(1), est.labels_)
+
+
+def test_bce_networks_refuse_data_outside_the_unit_interval(tmp_path):
+    """k-DAE/DAMIC's experts default to sigmoid outputs trained with BCE: on data outside
+    [0, 1] that fit cannot mean anything, so it is refused by name before training."""
+    from sklearn.datasets import make_blobs
+
+    from jaxclust.estimators import DAMIC
+
+    x = make_blobs(200, 10, centers=3, random_state=0)[0]
+    with pytest.raises(ValueError, match=r"member_loss 'bce'.*needs data in \[0, 1\]"):
+        DAMIC(n_clusters=3).fit(x)
+    assert cli.main(["fit", "aekm", "--dataset", "digits", "--subset", "50", "--ae-loss",
+                     "bce", "--pretrain-epochs", "1", "--no-plot", "--no-progress",
+                     "--out", str(tmp_path)]) == 0
