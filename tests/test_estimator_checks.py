@@ -2,7 +2,7 @@
 
 The default suite runs every check on KMeans, AEKMeans, DEC and DAC (each path of the
 shared estimator code: no clustering phase, the pre-training phase, both, a stop flag without
-pre-training) and the checks whose outcome depends on the method on every other estimator;
+pre-training) and, on every other estimator, the checks whose outcome depends on the method;
 ``-m slow`` runs every check on every estimator.
 """
 import warnings
@@ -24,11 +24,12 @@ FULL = [E.KMeans(n_init=2),
 OTHERS = [E.IDEC(**_AE), E.DCN(**_AE), E.KDAE(**_AE, **_MEMBERS),
           E.DAMIC(**_AE, **_MEMBERS, gate_hidden=(8,), gate_epochs=2), E.IMSAT(**_CLASSIFIER),
           E.RIM(**_CLASSIFIER)]
-# the checks that exercise a method's own functions (fit, predict, features, state pickling)
+# the checks that exercise a method's own functions (fit, predict, features, state pickling),
+# each once (their read-only-memmap variants test the shared input handling, run in FULL)
 METHOD_CHECKS = ("check_clustering", "check_fit_idempotent", "check_estimators_pickle",
-                 "check_transformer_general", "check_n_features_in_after_fitting",
-                 "check_methods_subset_invariance", "check_fit2d_1sample",
-                 "check_estimators_nan_inf", "check_clusterer_compute_labels_predict")
+                 "check_n_features_in_after_fitting", "check_methods_subset_invariance",
+                 "check_fit2d_1sample", "check_estimators_nan_inf",
+                 "check_clusterer_compute_labels_predict")
 
 
 # k-DAE assigns a point to the expert that reconstructs it best. On the check's 2-D blobs
@@ -45,7 +46,8 @@ def _cases():
         for _, check in estimator_checks_generator(est, legacy=True, mark="skip",
                                                    expected_failed_checks=expected):
             name = getattr(check, "func", check).__name__
-            slow = est in OTHERS and name not in METHOD_CHECKS
+            variant = bool(getattr(check, "keywords", {}))
+            slow = est in OTHERS and (name not in METHOD_CHECKS or variant)
             yield pytest.param(est, check, id=f"{type(est).__name__}-{name}",
                                marks=[pytest.mark.slow] if slow else [])
 
