@@ -165,8 +165,7 @@ def cmd_fit(args) -> int:
         bad = [args.seed + i for i in np.flatnonzero(~np.isfinite(objectives))]
         print(f"warning: the objective of seed(s) {bad} is NaN or inf — training diverged; "
               "lower the learning rates", file=sys.stderr)
-    best = int(np.nanargmin(np.where(np.isfinite(objectives), objectives, np.nan))
-               if np.isfinite(objectives).any() else 0)
+    best = runner.best_seed(objectives)
     state = jax.tree.map(lambda a: a[best], res.states)
     flat = config.flatten(cfg)
     command = "jaxclust " + shlex.join(sys.argv[1:] if args.argv is None else args.argv)

@@ -142,7 +142,7 @@ class _Clusterer(ClusterMixin, TransformerMixin, BaseEstimator):
                           RuntimeWarning, stacklevel=2)
         self.scores_all_ = scores
         self.labels_all_ = np.asarray(res.labels).astype(np.int64)
-        self.best_seed_ = int(np.argmin(np.where(np.isfinite(scores), scores, np.inf)))
+        self.best_seed_ = runner.best_seed(scores)
         self.state_ = jax.tree.map(lambda a: a[self.best_seed_], res.states)
         self.config_ = cfg
         self.labels_ = self.labels_all_[self.best_seed_]

@@ -60,6 +60,12 @@ def seed_keys(seed: int, n_seeds: int) -> jax.Array:
     return jax.vmap(jax.random.key)(seed + jnp.arange(n_seeds))
 
 
+def best_seed(objectives) -> int:
+    """The index of the lowest finite objective ``(S,)`` (0 when every seed diverged)."""
+    scores = np.asarray(objectives, dtype=np.float64)
+    return int(np.argmin(np.where(np.isfinite(scores), scores, np.inf)))
+
+
 def seed_mesh(data: int = 1, devices=None) -> Mesh:
     """A ``("seed", "data")`` mesh over ``devices`` (default: all): ``data`` devices share
     each seed's rows of ``x``, the rest split the seeds."""

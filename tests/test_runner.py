@@ -172,3 +172,8 @@ def test_pretrained_must_match_the_seeds_and_have_a_head():
     with pytest.raises(ValueError, match="pre-trained"):
         runner.fit_seeds(imsat.METHOD, runner.seed_keys(0, 1), x, imsat.Config(),
                          pretrained=pre.states)
+
+
+def test_best_seed_skips_diverged_seeds():
+    assert runner.best_seed([3.0, float("nan"), 1.0, float("inf")]) == 2
+    assert runner.best_seed([float("nan"), float("nan")]) == 0
