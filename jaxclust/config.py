@@ -39,6 +39,7 @@ CHOICES = {
     "ae_compute_dtype": ("float32", "bfloat16"), "member_compute_dtype": ("float32", "bfloat16"),
     "clustering_optimizer": ("sgd", "adam"), "target": ("full", "batch"),
     "loss": ("hard", "soft"), "error": ("sse", "norm"), "augment": ("none", "rpt", "vat"),
+    "umap_init": ("spectral", "random"),
 }
 
 HELP = {
@@ -214,12 +215,14 @@ def check(param: Param, value):
     _check_number(name, value, integral, low)
     if not integral:
         value = float(value)
-        positive = name.endswith("lr") or name in ("variance", "xi")
+        positive = name.endswith("lr") or name in ("variance", "xi", "umap_spread",
+                                                   "umap_learning_rate")
         if positive and not value > 0:
             raise ValueError(f"{name} must be > 0, got {value}")
         if name.endswith("dropout") and not 0 <= value < 1:
             raise ValueError(f"{name} must be in [0, 1), got {value}")
-        if name in ("tol", "weight_decay", "l2", "eps_scale") and value < 0:
+        if name in ("tol", "weight_decay", "l2", "eps_scale", "umap_min_dist",
+                    "umap_repulsion_strength", "reg_covar", "gmm_tol") and value < 0:
             raise ValueError(f"{name} must be >= 0, got {value}")
     return int(value) if integral else value
 

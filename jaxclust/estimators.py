@@ -260,3 +260,10 @@ class DAC(_Clusterer):
     """DAC (:mod:`jaxclust.methods.dac`); ``predict_proba``/``transform``: softmax outputs."""
 
     _method = REGISTRY["dac"]
+
+
+class N2D(_Clusterer):
+    """N2D (:mod:`jaxclust.methods.n2d`): autoencoder → UMAP → Gaussian mixture;
+    ``transform``: the UMAP layout; ``predict_proba``: the mixture's responsibilities."""
+
+    _method = REGISTRY["n2d"]

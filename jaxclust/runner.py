@@ -36,7 +36,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-from jaxclust import config, train
+from jaxclust import config, train, umap
 from jaxclust.methods import Method, pretrain
 from jaxclust.store import Checkpoints
 
@@ -216,7 +216,11 @@ def fit_seeds(method: Method, keys: jax.Array, x, cfg, *, mesh: Mesh | None = No
 
 def check_inputs(cfg, x) -> None:
     """Raise ``ValueError`` when ``x`` cannot be what ``cfg`` reconstructs: a network trained
-    with binary cross-entropy (``loss="bce"``) needs data in [0, 1]."""
+    with binary cross-entropy (``loss="bce"``) needs data in [0, 1]; UMAP needs more points
+    than neighbours."""
+    for f in dataclasses.fields(cfg):
+        if isinstance(getattr(cfg, f.name), umap.Config):
+            getattr(cfg, f.name).check_size(x.shape[0], config.flat_name((f.name, "n_neighbors")))
     bce = [config.flat_name((f.name, "loss")) for f in dataclasses.fields(cfg)
            if isinstance(getattr(cfg, f.name), train.AEConfig)
            and getattr(cfg, f.name).loss == "bce"]

@@ -6,11 +6,11 @@
     cfg = method.make_config(n_clusters=10)
 """
 from jaxclust.methods.base import Method, fit, never_done  # noqa: F401
-from jaxclust.methods import aekm, dac, damic, dcn, dec, imsat, kdae, kmeans, rim
+from jaxclust.methods import aekm, dac, damic, dcn, dec, imsat, kdae, kmeans, n2d, rim
 
 REGISTRY: dict[str, Method] = {m.name: m for m in (
     kmeans.METHOD, aekm.METHOD, dec.DEC, dec.IDEC, dcn.METHOD, kdae.METHOD, damic.METHOD,
-    imsat.METHOD, rim.METHOD, dac.METHOD)}
+    imsat.METHOD, rim.METHOD, dac.METHOD, n2d.METHOD)}
 
 
 def get(name: str) -> Method:
