@@ -30,7 +30,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from jaxclust import config, runner
+from jaxclust import config, runner, umap
 from jaxclust.methods import REGISTRY, Method, never_done
 from jaxclust.validation import check_n_clusters
 
@@ -267,3 +267,77 @@ class N2D(_Clusterer):
     ``transform``: the UMAP layout; ``predict_proba``: the mixture's responsibilities."""
 
     _method = REGISTRY["n2d"]
+
+
+class UMAP(TransformerMixin, BaseEstimator):
+    """UMAP in JAX (:mod:`jaxclust.umap`) as a scikit-learn transformer, with umap-learn's
+    parameter names and defaults (``epochs`` is umap-learn's ``n_epochs``; 0: its default).
+
+    ``fit`` lays ``X`` ``(n, d)`` out: ``embedding_`` ``(n, n_components)``; ``transform``
+    places new points among the fitted ones (a point equal to a fitted one keeps its place).
+
+        UMAP(n_components=10, n_neighbors=20, min_dist=0.0).fit_transform(x)
+    """
+
+    _parameter_constraints = {
+        "n_components": [Interval(numbers.Integral, 1, None, closed="left")],
+        "n_neighbors": [Interval(numbers.Integral, 2, None, closed="left")],
+        "min_dist": [Interval(numbers.Real, 0, None, closed="left")],
+        "spread": [Interval(numbers.Real, 0, None, closed="neither")],
+        "epochs": [Interval(numbers.Integral, 0, None, closed="left")],
+        "init": [StrOptions({"spectral", "random"})],
+        "learning_rate": [Interval(numbers.Real, 0, None, closed="neither")],
+        "negative_sample_rate": [Interval(numbers.Integral, 0, None, closed="left")],
+        "repulsion_strength": [Interval(numbers.Real, 0, None, closed="left")],
+        "block_size": [Interval(numbers.Integral, 1, None, closed="left")],
+        "random_state": ["random_state"]}
+
+    def __init__(self, n_components=umap.Config.n_components,
+                 n_neighbors=umap.Config.n_neighbors, min_dist=umap.Config.min_dist,
+                 spread=umap.Config.spread, epochs=umap.Config.epochs, init=umap.Config.init,
+                 learning_rate=umap.Config.learning_rate,
+                 negative_sample_rate=umap.Config.negative_sample_rate,
+                 repulsion_strength=umap.Config.repulsion_strength,
+                 block_size=umap.Config.block_size, random_state=None):
+        self.n_components = n_components
+        self.n_neighbors = n_neighbors
+        self.min_dist = min_dist
+        self.spread = spread
+        self.epochs = epochs
+        self.init = init
+        self.learning_rate = learning_rate
+        self.negative_sample_rate = negative_sample_rate
+        self.repulsion_strength = repulsion_strength
+        self.block_size = block_size
+        self.random_state = random_state
+
+    _fit = staticmethod(jax.jit(umap.fit, static_argnums=2))
+    _transform = staticmethod(jax.jit(umap.transform, static_argnums=3))
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.transformer_tags.preserves_dtype = ["float32"]
+        return tags
+
+    def fit(self, X, y=None):
+        """Lay ``X`` out; ``y`` is ignored."""
+        self._validate_params()
+        X = validate_data(self, X, dtype=np.float32, ensure_min_samples=2)
+        cfg = umap.Config(**{name: getattr(self, name) for name in self._parameter_constraints
+                             if name != "random_state"})
+        cfg.check_size(X.shape[0])
+        self.config_ = cfg
+        self._key = jax.random.key(_seed(self.random_state))
+        self.state_ = self._fit(self._key, X, cfg)
+        self.embedding_ = np.asarray(self.state_.embedding)
+        return self
+
+    def fit_transform(self, X, y=None):
+        return self.fit(X).embedding_
+
+    def transform(self, X):
+        """The layout ``(m, n_components)`` of new points ``X`` ``(m, d)``."""
+        check_is_fitted(self)
+        X = validate_data(self, X, dtype=np.float32, reset=False)
+        return np.asarray(self._transform(jax.random.fold_in(self._key, 1), self.state_, X,
+                                          self.config_))

@@ -121,11 +121,13 @@ def knn(x: jax.Array, k: int, queries: jax.Array | None = None, block_size: int 
     return (idx.reshape(-1, k)[:m].astype(jnp.int32), dist.reshape(-1, k)[:m])
 
 
-def smooth_knn_dist(dist: jax.Array, local_connectivity: float = 1.0, n_iter: int = 64):
+def smooth_knn_dist(dist: jax.Array, local_connectivity: float = 1.0, n_iter: int = 64,
+                    row_floor: bool = False):
     """σᵢ and ρᵢ ``(m,)`` from the sorted kNN distances ``(m, k)`` (umap-learn's
     ``smooth_knn_dist``): ρᵢ interpolates the non-zero distances at ``local_connectivity``;
     σᵢ solves Σ_{j≥1} exp(−max(dᵢⱼ − ρᵢ, 0)/σ) = log₂ k by bisection (all rows at once, a row
-    frozen once within 1e-5), floored at 1e-3 × the mean distance (the row's if ρᵢ > 0)."""
+    frozen once within 1e-5), floored at 1e-3 × the mean distance (the row's if ρᵢ > 0 or
+    ``row_floor``, else all rows')."""
     m, k = dist.shape
     target = math.log2(k)
     nonzero = dist > 0
@@ -160,7 +162,8 @@ def smooth_knn_dist(dist: jax.Array, local_connectivity: float = 1.0, n_iter: in
     ones = jnp.ones((m,), dist.dtype)
     _, _, sigma, _ = jax.lax.fori_loop(
         0, n_iter, bisect, (0.0 * ones, jnp.inf * ones, ones, jnp.zeros((m,), bool)))
-    floor = _MIN_K_DIST_SCALE * jnp.where(rho > 0, jnp.mean(dist, axis=1), jnp.mean(dist))
+    floor = _MIN_K_DIST_SCALE * jnp.where((rho > 0) | row_floor, jnp.mean(dist, axis=1),
+                                          jnp.mean(dist))
     return jnp.maximum(sigma, floor), rho
 
 
@@ -219,10 +222,11 @@ def fuzzy_graph(x: jax.Array, cfg: Config) -> tuple[Graph, jax.Array, jax.Array]
     return fuzzy_union(idx, membership(idx, dist, sigma, rho)), sigma, rho
 
 
-def prune(graph: Graph, n_epochs: int) -> Graph:
+def prune(graph: Graph, n_epochs: int, max_weight=None) -> Graph:
     """Drop (weight 0) the edges too weak to be sampled once in ``n_epochs``: those below
-    max weight / n_epochs."""
-    keep = graph.weight >= jnp.max(graph.weight) / n_epochs
+    ``max_weight`` (default: the largest weight) / n_epochs."""
+    max_weight = jnp.max(graph.weight) if max_weight is None else max_weight
+    keep = graph.weight >= max_weight / n_epochs
     return graph._replace(weight=jnp.where(keep, graph.weight, 0.0))
 
 
@@ -271,12 +275,14 @@ def initial_layout(key: jax.Array, graph: Graph, n: int, cfg: Config) -> jax.Arr
     return _scale(y)
 
 
-def _random_indices(key: jax.Array, shape: tuple[int, ...], n: int) -> jax.Array:
-    """Integers in [0, n) ``shape``: a 32-bit seed from ``key``, then an integer hash
-    (Wellons' "lowbias32") of each position — ~50× cheaper on CPU than ``randint`` for the
-    millions of negative samples of an epoch; the modulo bias is below n / 2³²."""
+def _random_indices(key: jax.Array, streams: jax.Array, draws: int, n: int) -> jax.Array:
+    """Integers in [0, n), ``(draws, len(streams))``: draw r of stream s is an integer hash
+    (Wellons' "lowbias32") of (s, r) and a 32-bit seed from ``key`` — ~50× cheaper on CPU
+    than ``randint`` for the millions of negative samples of an epoch; the modulo bias is
+    below n / 2³²."""
     seed = jax.random.bits(key, (), jnp.uint32)
-    h = jnp.arange(math.prod(shape), dtype=jnp.uint32).reshape(shape) * jnp.uint32(0x9E3779B9)
+    h = (streams.astype(jnp.uint32)[None, :] * jnp.uint32(draws)
+         + jnp.arange(draws, dtype=jnp.uint32)[:, None]) * jnp.uint32(0x9E3779B9)
     h = h + seed
     h = (h ^ (h >> 16)) * jnp.uint32(0x7FEB352D)
     h = (h ^ (h >> 15)) * jnp.uint32(0x846CA68B)
@@ -295,7 +301,8 @@ class _Schedule(NamedTuple):
 
 def optimize(key: jax.Array, y: jax.Array, graph: Graph, n_epochs: int, cfg: Config,
              capacity: int, fixed: jax.Array | None = None,
-             initial_alpha: float | None = None) -> jax.Array:
+             initial_alpha: float | None = None, streams: jax.Array | None = None,
+             max_weight=None) -> jax.Array:
     """``n_epochs`` epochs of UMAP's SGD on the layout ``y`` ``(m, c)``; returns it.
 
     Without ``fixed``, edges join rows of ``y`` and both ends move (fit); with ``fixed``
@@ -305,6 +312,8 @@ def optimize(key: jax.Array, y: jax.Array, graph: Graph, n_epochs: int, cfg: Con
     from the epoch's start positions, summed by scatter-adds. An epoch handles at most
     ``capacity`` due edges (the callers size it 25 % above the expected count, Σ w / max w);
     any more stay due for the next epoch, where the search for due edges starts further on.
+    ``streams`` ``(E,)``: each edge's stream of negative samples (default: its position).
+    An edge is sampled every ``max_weight / weight`` epochs (default: the largest weight).
     """
     a, b = ab_params(cfg.spread, cfg.min_dist)
     gamma, rate = cfg.repulsion_strength, cfg.negative_sample_rate
@@ -313,7 +322,9 @@ def optimize(key: jax.Array, y: jax.Array, graph: Graph, n_epochs: int, cfg: Con
     n_tail = m if fixed is None else fixed.shape[0]
     n_edges = graph.head.shape[0]
     capacity = min(capacity, n_edges)
-    every = jnp.where(graph.weight > 0, jnp.max(graph.weight) / jnp.where(
+    streams = jnp.arange(n_edges) if streams is None else streams
+    max_weight = jnp.max(graph.weight) if max_weight is None else max_weight
+    every = jnp.where(graph.weight > 0, max_weight / jnp.where(
         graph.weight > 0, graph.weight, 1.0), jnp.inf)
     sched = _Schedule(every, every, every / max(rate, 1))
     n_neg_max = rate + 1 if rate else 0
@@ -342,7 +353,7 @@ def optimize(key: jax.Array, y: jax.Array, graph: Graph, n_epochs: int, cfg: Con
 
         owed = jnp.floor((t - sched.next_negative[e]) * rate / every)
         n_neg = jnp.where(on, jnp.clip(owed, 0, n_neg_max), 0.0)
-        others = _random_indices(sub, (n_neg_max, capacity), n_tail)
+        others = _random_indices(sub, streams[e], n_neg_max, n_tail)
 
         def negative(delta, r_other):
             r, other = r_other
@@ -404,17 +415,24 @@ def transform(key: jax.Array, state: State, x: jax.Array, cfg: Config) -> jax.Ar
     memberships to the fitted points (local connectivity 0), start at the membership-weighted
     mean of their neighbours' positions, then a third of the fit's epochs (100 up to 10 000
     fitted points, else 30, by default) at a quarter of its learning rate with the fitted
-    layout fixed. A point equal to a fitted one keeps that point's position."""
+    layout fixed. A point at a fitted one (closer than 1e-3 × its mean neighbour distance:
+    equal up to rounding) keeps that point's position. Each point's
+    layout is its own, the same whatever other points are transformed with it: so unlike
+    umap-learn, sampling rates and σ's floor use the largest possible membership (1) and
+    the point's own distances, not the batch's."""
     n = state.data.shape[0]
     idx, dist = knn(state.data, cfg.n_neighbors, queries=x, block_size=cfg.block_size)
-    sigma, rho = smooth_knn_dist(dist, local_connectivity=0.0)
+    sigma, rho = smooth_knn_dist(dist, local_connectivity=0.0, row_floor=True)
     w = membership(idx, dist, sigma, rho, self_loops=True)
     m, k = idx.shape
     y0 = jnp.einsum("mk,mkc->mc", w, state.embedding[idx]) / jnp.maximum(
         jnp.sum(w, axis=1, keepdims=True), 1e-30)
     n_epochs = cfg.epochs // 3 if cfg.epochs else (100 if n <= 10_000 else 30)
     graph = prune(Graph(jnp.repeat(jnp.arange(m, dtype=jnp.int32), k), idx.reshape(-1),
-                        w.reshape(-1)), n_epochs)
-    y = optimize(key, y0, graph, n_epochs, cfg, _capacity(m, k, symmetric=False),
-                 fixed=state.embedding, initial_alpha=cfg.learning_rate / 4.0)
-    return jnp.where(dist[:, :1] == 0, state.embedding[idx[:, 0]], y)
+                        w.reshape(-1)), n_epochs, max_weight=1.0)
+    # every edge has room and a stream of its own fitted neighbour, so a point's layout does
+    # not depend on the other points transformed with it
+    y = optimize(key, y0, graph, n_epochs, cfg, m * k, fixed=state.embedding,
+                 initial_alpha=cfg.learning_rate / 4.0, streams=graph.tail, max_weight=1.0)
+    same = dist[:, :1] <= _MIN_K_DIST_SCALE * jnp.mean(dist, axis=1, keepdims=True)
+    return jnp.where(same, state.embedding[idx[:, 0]], y)

@@ -4,7 +4,8 @@ The shared pre-training phase (:mod:`jaxclust.methods.pretrain`) trains the auto
 :func:`start` lays its embedding out with UMAP (:mod:`jaxclust.umap`) and fits a
 full-covariance Gaussian mixture (:mod:`jaxclust.gmm`) to the layout. No clustering epochs.
 New points are placed by UMAP's ``transform``; a point whose embedding equals a fitted one
-keeps that point's layout, so ``predict`` on the training data returns the fitted labels.
+(up to rounding) keeps that point's layout, so ``predict`` on the training data returns the
+fitted labels.
 
 Defaults are the authors' ``run.sh``: a d-500-500-2000-k autoencoder (MSE, Adam, batches of
 256, Keras's Glorot initialisation) pre-trained 1000 epochs; UMAP to 10 dimensions with 20
