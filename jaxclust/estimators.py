@@ -263,10 +263,28 @@ class DAC(_Clusterer):
 
 
 class N2D(_Clusterer):
-    """N2D (:mod:`jaxclust.methods.n2d`): autoencoder → UMAP → Gaussian mixture;
+    """N2D (:mod:`jaxclust.methods.manifold`): autoencoder → UMAP → Gaussian mixture;
     ``transform``: the UMAP layout; ``predict_proba``: the mixture's responsibilities."""
 
     _method = REGISTRY["n2d"]
+
+
+class DECN2D(_Clusterer):
+    """DEC, then N2D's head (UMAP of the embedding → Gaussian mixture)."""
+
+    _method = REGISTRY["dec-n2d"]
+
+
+class IDECN2D(_Clusterer):
+    """IDEC, then N2D's head (UMAP of the embedding → Gaussian mixture)."""
+
+    _method = REGISTRY["idec-n2d"]
+
+
+class DCNN2D(_Clusterer):
+    """DCN, then N2D's head (UMAP of the embedding → Gaussian mixture)."""
+
+    _method = REGISTRY["dcn-n2d"]
 
 
 class UMAP(TransformerMixin, BaseEstimator):

@@ -89,6 +89,8 @@ class _Program:
             self.init = self._jit(lambda k, x: method.init(k, x, cfg))
         if method.train_epoch is not None:
             self.epoch = self._jit(lambda s, x: method.train_epoch(s, x, cfg))
+        if method.finish is not None:
+            self.finish = self._jit(lambda s, x: method.finish(s, x, cfg))
         self.predict = self._jit(lambda s, x: method.predict(s, x, cfg))
         self.objective = self._jit(lambda s, x: method.objective(s, x, cfg))
         self.done = jax.jit(jax.vmap(method.done))
@@ -209,6 +211,8 @@ def fit_seeds(method: Method, keys: jax.Array, x, cfg, *, mesh: Mesh | None = No
             checkpoints.save(step, state)
         if on_epoch:
             on_epoch("cluster", step - n_pre, n_total - n_pre, losses, state)
+    if method.finish is not None:
+        state = program.finish(state, x)
     labels, objectives = program.predict(state, x), program.objective(state, x)
     seconds["cluster"] = _seconds_since(t0, labels)
     return SeedsResult(state, labels, objectives, step, seconds)

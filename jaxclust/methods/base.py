@@ -13,7 +13,9 @@ A run has up to three phases:
 2. ``epochs(cfg)`` calls of ``train_epoch(state, x, cfg) -> (state, loss)``; a seed whose
    ``done(state)`` is set is frozen by its ``train_epoch``, and the host loop may end once
    every seed is done.
-3. ``predict(state, x, cfg) -> (n,)`` labels; ``objective(state, x, cfg) -> ()`` the
+3. ``finish(state, x, cfg) -> state``, where the method has a last step after its epochs
+   (the manifold head of :mod:`jaxclust.methods.manifold`).
+4. ``predict(state, x, cfg) -> (n,)`` labels; ``objective(state, x, cfg) -> ()`` the
    method's own unsupervised loss (lower is better: it ranks seeds);
    ``features(state, x, cfg) -> (n, m)``: what ``transform`` returns and the plots project.
 """
@@ -59,6 +61,7 @@ class Method(NamedTuple):
     start: Callable | None = None
     train_epoch: Callable | None = None
     train_step: Callable | None = None
+    finish: Callable | None = None
     predict_proba: Callable | None = None
     reconstruct: Callable | None = None
     done: Callable = never_done
@@ -85,5 +88,7 @@ def fit(method: Method, key: jax.Array, x: jax.Array, cfg):
     if method.epochs(cfg):
         state, _ = jax.lax.scan(lambda s, _: method.train_epoch(s, x, cfg), state, None,
                                 length=method.epochs(cfg))
+    if method.finish is not None:
+        state = method.finish(state, x, cfg)
     return state
 
