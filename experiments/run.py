@@ -6,16 +6,16 @@
 
 A table is a config file, ``experiments/configs/<table>.toml`` (or a path to one): it opens
 with its command and the published numbers, then lists its cells, each a method, a data set
-(with optional ``r_min``/``subset``), its flat parameters (:mod:`jaxclust.config`, the same
-names as ``jaxclust fit METHOD --help``), ``chosen_by`` and the source's numbers. A seed
-whose record (``results/<table>/<cell>/seed<k>.json``, :mod:`jaxclust.record`) exists is
-skipped, so a table fills up over several sittings. Each seed is one call of the runner
-(:func:`jaxclust.runner.fit_seeds`). Autoencoder pre-training is checkpointed every
-``--checkpoint-every`` epochs in a ``--cache`` folder (:func:`jaxclust.store.pretrain_cache`)
-shared by the cells with the same (data, seed, pre-training config) — the papers do the same
-(one pre-training, several clustering heads); the clustering phase is checkpointed there
-too, so a run cut off mid-way resumes where it stopped. ``python experiments/report.py``
-then builds RESULTS.md.
+(with optional ``r_min``/``subset``/``value_range``), its flat parameters
+(:mod:`jaxclust.config`, the same names as ``jaxclust fit METHOD --help``), ``chosen_by``
+and the source's numbers. A seed whose record (``results/<table>/<cell>/seed<k>.json``,
+:mod:`jaxclust.record`) exists is skipped, so a table fills up over several sittings. Each
+seed is one call of the runner (:func:`jaxclust.runner.fit_seeds`). Autoencoder pre-training
+is checkpointed every ``--checkpoint-every`` epochs in a ``--cache`` folder
+(:func:`jaxclust.store.pretrain_cache`) shared by the cells with the same (data, seed, pre-
+training config) — the papers do the same (one pre-training, several clustering heads); the
+clustering phase is checkpointed there too, so a run cut off mid-way resumes where it
+stopped. ``python experiments/report.py`` then builds RESULTS.md.
 """
 from __future__ import annotations
 
@@ -233,7 +233,7 @@ def main(argv=None):
             print(fit_command(cspec, opts))
             continue
         x, y = data.load(cspec["dataset"], data_dir=opts.data_dir, subset=cspec.get("subset"),
-                         r_min=cspec.get("r_min"))
+                         r_min=cspec.get("r_min"), value_range=cspec.get("value_range"))
         for seed in opts.seeds:
             out = Path(opts.results) / spec["name"] / cell / f"seed{seed}.json"
             if out.exists():
@@ -258,9 +258,10 @@ def fit_command(spec: dict, opts) -> str:
             "--seed", str(opts.seeds[0]), "--seeds", str(len(opts.seeds))]
     if opts.data_dir:
         argv += ["--data-dir", opts.data_dir]
-    for name in ("subset", "r_min"):
+    for name in ("subset", "r_min", "value_range"):
         if name in spec:
-            argv += ["--" + name.replace("_", "-"), str(spec[name])]
+            value = spec[name] if isinstance(spec[name], list) else [spec[name]]
+            argv += ["--" + name.replace("_", "-"), *map(str, value)]
     for name, value in spec.get("config", {}).items():
         flag = "--" + name.replace("_", "-")
         if isinstance(value, bool):

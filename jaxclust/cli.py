@@ -84,6 +84,9 @@ def _common_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--r-min", type=float, default=None,
                    help="imbalanced data (DEC's Table 4): class c kept with probability "
                         "r_min + (1 − r_min)·c/(k − 1), drawn with --seed")
+    g.add_argument("--value-range", type=float, nargs=2, default=None, metavar=("LO", "HI"),
+                   help="map the data's [0, 1] values onto [LO, HI] (e.g. -1 1: USPS's "
+                        "original range, as the Keras methods' loaders keep it)")
     g.add_argument("--seed", type=int, default=0, help="PRNG seed (the first of --seeds)")
     g.add_argument("--seeds", type=int, default=1,
                    help="train this many seeds (--seed, --seed+1, …) in one program; the best "
@@ -122,7 +125,8 @@ def _load(args):
     from jaxclust import data
 
     return data.load(args.dataset, data_dir=args.data_dir, subset=args.subset,
-                     seed=args.seed, label_column=args.label_column, r_min=args.r_min)
+                     seed=args.seed, label_column=args.label_column, r_min=args.r_min,
+                     value_range=args.value_range)
 
 
 def cmd_fit(args) -> int:

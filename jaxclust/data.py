@@ -46,6 +46,7 @@ def load(
     k: int = 4,
     label_column: str | None = None,
     r_min: float | None = None,
+    value_range: tuple[float, float] | None = None,
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """Load a data set by name or from a user file.
 
@@ -62,6 +63,8 @@ def load(
       label_column: for ``.csv`` files, the header name of the label column, if any.
       r_min: make the set imbalanced with :func:`imbalanced` (after ``subset``, same
         ``seed``).
+      value_range: ``(lo, hi)``: map values in [0, 1] linearly onto [lo, hi] — e.g.
+        ``(-1, 1)``, USPS's original range, which the Keras methods' loaders keep.
 
     Returns:
       ``x`` float32 ``(n, d)``; ``y`` int64 ``(n,)``, or ``None`` for a user file without
@@ -99,6 +102,14 @@ def load(
         if y is None:
             raise ValueError("r_min needs labels: this data set has none")
         x, y = imbalanced(x, y, r_min, seed)
+    if value_range is not None:
+        lo, hi = map(float, value_range)
+        if not lo < hi:
+            raise ValueError(f"value_range must be (lo, hi) with lo < hi, got {value_range}")
+        if x.min() < 0 or x.max() > 1:
+            raise ValueError(f"value_range maps values in [0, 1], but {name} spans "
+                             f"[{x.min():.4g}, {x.max():.4g}]")
+        x = (lo + (hi - lo) * x).astype(np.float32)
     return x, y
 
 

@@ -123,3 +123,14 @@ def test_20news(data_dir):
     assert x.shape == (18834, 2000) and x.dtype == np.float32  # 12 empty messages dropped
     assert len(np.unique(y)) == 20
     assert np.allclose(np.linalg.norm(x, axis=1), 1.0, atol=1e-4)
+
+
+def test_value_range_maps_zero_one_linearly_and_refuses_other_data(tmp_path):
+    x, _ = data.load("digits")
+    lo_hi, _ = data.load("digits", value_range=(-1, 1))
+    np.testing.assert_allclose(lo_hi, 2 * x - 1, atol=1e-6)
+    with pytest.raises(ValueError, match="lo < hi"):
+        data.load("digits", value_range=(1, -1))
+    np.save(tmp_path / "big.npy", np.full((5, 2), 3.0, np.float32))
+    with pytest.raises(ValueError, match=r"maps values in \[0, 1\]"):
+        data.load(str(tmp_path / "big.npy"), value_range=(-1, 1))
