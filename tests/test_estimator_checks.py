@@ -35,6 +35,14 @@ METHOD_CHECKS = ("check_clustering", "check_fit_idempotent", "check_estimators_p
                  "check_clusterer_compute_labels_predict")
 
 
+# N2D and UMAP share the estimator code above; in the default suite they run the checks of
+# what is their own: clustering quality, per-point transform, pickling (generated configs)
+LIGHT = {"N2D": ("check_clustering", "check_methods_subset_invariance",
+                 "check_estimators_pickle"),
+         "UMAP": ("check_methods_subset_invariance", "check_estimators_pickle",
+                  "check_transformer_general", "check_fit_idempotent")}
+
+
 # k-DAE assigns a point to the expert that reconstructs it best. On the check's 2-D blobs
 # every expert (embedding 1 or 2) reconstructs the whole plane about equally well, so the
 # k-means start is lost (ARI .18–.37 over settings; AE+KM .94): a limit of the method on
@@ -50,7 +58,8 @@ def _cases():
                                                    expected_failed_checks=expected):
             name = getattr(check, "func", check).__name__
             variant = bool(getattr(check, "keywords", {}))
-            slow = est in OTHERS and (name not in METHOD_CHECKS or variant)
+            own = LIGHT.get(type(est).__name__, METHOD_CHECKS)
+            slow = est in OTHERS and (name not in own or variant)
             yield pytest.param(est, check, id=f"{type(est).__name__}-{name}",
                                marks=[pytest.mark.slow] if slow else [])
 
