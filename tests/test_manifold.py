@@ -42,3 +42,11 @@ def test_head_runs_after_the_clustering_epochs_as_one_pure_function(key):
     np.testing.assert_allclose(np.asarray(state.umap.data),
                                np.asarray(get("idec").features(state.inner, x, cfg)),
                                atol=1e-5)
+
+
+def test_too_few_points_for_umaps_neighbours_is_named():
+    import pytest
+
+    x, _ = _digits(15)
+    with pytest.raises(ValueError, match="umap_n_neighbors=20 needs more points"):
+        runner.fit_seeds(get("n2d"), runner.seed_keys(0, 1), x, config.build(get("n2d")))
