@@ -2,7 +2,9 @@
 quality (trustworthiness) and N2D's clustering of the layout.
 
     python benchmarks/umap_vs_umap_learn.py --data-dir ../shared/data [--sizes 10000 70000]
-        [--seeds 5] [--cache runs/cache]
+        [--seeds 5] [--cache runs/cache] [--init spectral|random] [--out FILE.json]
+
+(``--sizes`` with no value: the digits only.)
 
 Inputs: the 1797 digits, raw (64 features; UMAP's defaults: 2-d, 15 neighbours), and the
 embedding of MNIST by seed 0's N2D autoencoder (table n2d, cell n2d_mnist-ae100: 100
@@ -21,6 +23,7 @@ benchmark/test extra: ``pip install umap-learn``.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import platform
@@ -65,7 +68,7 @@ def compare(name, x, y, cfg: umap.Config, seeds: int) -> dict:
     import umap as umap_learn
 
     kwargs = dict(n_components=cfg.n_components, n_neighbors=cfg.n_neighbors,
-                  min_dist=cfg.min_dist)
+                  min_dist=cfg.min_dist, init=cfg.init)
     sample = np.random.default_rng(0).permutation(len(x))[:5000]
     xj = jnp.asarray(x)
     fit = jax.jit(lambda key, x: umap.fit(key, x, cfg).embedding)
@@ -126,7 +129,10 @@ def summary(rows) -> str:
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--data-dir", default=os.environ.get("JAXCLUST_DATA"))
-    p.add_argument("--sizes", type=int, nargs="+", default=[10_000, 70_000])
+    p.add_argument("--sizes", type=int, nargs="*", default=[10_000, 70_000])
+    p.add_argument("--init", choices=("spectral", "random"), default="spectral",
+                   help="both sides' initial layout")
+    p.add_argument("--out", default=str(RESULTS))
     p.add_argument("--seeds", type=int, default=5)
     p.add_argument("--cache", default="runs/cache")
     p.add_argument("--skip-digits", action="store_true")
@@ -135,9 +141,10 @@ def main():
     if not opts.skip_digits:
         digits = load_digits()
         rows.append(compare("digits (raw)", digits.data.astype(np.float32), digits.target,
-                            umap.Config(), opts.seeds))
-    z, y = mnist_embedding(opts.data_dir, opts.cache)
-    n2d_umap = get("n2d").make_config().umap
+                            umap.Config(init=opts.init), opts.seeds))
+    if opts.sizes:
+        z, y = mnist_embedding(opts.data_dir, opts.cache)
+    n2d_umap = dataclasses.replace(get("n2d").make_config().umap, init=opts.init)
     for n in opts.sizes:
         rows.append(compare("MNIST AE embedding", z[:n], y[:n], n2d_umap, opts.seeds))
     import umap as umap_learn
@@ -145,10 +152,11 @@ def main():
     out = {"device": str(jax.devices()[0]), "cpu_count": os.cpu_count(),
            "host": platform.machine(), "jax": jax.__version__,
            "umap_learn": umap_learn.__version__, "rows": rows,
-           "command": "python benchmarks/umap_vs_umap_learn.py " + " ".join(
-               f"--sizes {' '.join(map(str, opts.sizes))} --seeds {opts.seeds}".split())}
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(out, indent=1))
+           "command": "python benchmarks/umap_vs_umap_learn.py --data-dir DATA " + " ".join(
+               f"--sizes {' '.join(map(str, opts.sizes))} --seeds {opts.seeds} "
+               f"--init {opts.init} --out {opts.out}".split())}
+    Path(opts.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(opts.out).write_text(json.dumps(out, indent=1))
     print(summary(rows))
 
 
