@@ -61,14 +61,17 @@ HELP = {
     "ae_kernel_init": "weight initialisation (glorot_uniform: Keras's, as DEC-keras, IDEC and "
                       "k-DAE's code)",
     "idec": "keep the decoder and its reconstruction term (IDEC)",
-    "gamma": "IDEC: weight of the KL term", "alpha": "Student-t degrees of freedom of q",
+    "gamma": "IDEC: weight of the KL term",
+    "alpha": "DEC/IDEC: Student-t degrees of freedom of q; DKM: the softmax's inverse "
+             "temperature α",
     "clustering_optimizer": "optimiser of the clustering phase (sgd: momentum 0.9)",
     "clustering_lr": "learning rate of the clustering phase",
     "clustering_batch_size": "mini-batch size of the clustering phase",
     "clustering_epochs": "epochs of the clustering phase (DEC/IDEC: target updates at most)",
     "update_interval": "DEC/IDEC: mini-batches between target updates (default: one pass)",
     "target": "DEC/IDEC: target P from all the data (full) or each mini-batch (batch)",
-    "lam": "DCN: weight λ of the k-means term; IMSAT/RIM: weight λ of the information term",
+    "lam": "DCN/DKM: weight λ of the k-means term; IMSAT/RIM: weight λ of the information "
+           "term",
     "init_count": "DCN: initial per-cluster count of the online centroid update",
     "member_hidden": "each expert autoencoder's encoder sizes",
     "member_latent": "each expert's embedding size",

@@ -287,6 +287,16 @@ class DCNN2D(_Clusterer):
     _method = REGISTRY["dcn-n2d"]
 
 
+class DKM(_Clusterer):
+    """Deep k-Means (:mod:`jaxclust.methods.dkm`); ``cluster_centers_``: the
+    representatives."""
+
+    _method = REGISTRY["dkm"]
+
+    def _set_fitted(self):
+        self.cluster_centers_ = np.asarray(self.state_.reps)
+
+
 class UMAP(TransformerMixin, BaseEstimator):
     """UMAP in JAX (:mod:`jaxclust.umap`) as a scikit-learn transformer, with umap-learn's
     parameter names and defaults (``epochs`` is umap-learn's ``n_epochs``; 0: its default).

@@ -23,7 +23,7 @@ FULL = [E.KMeans(n_init=2),
         E.DEC(**_AE), E.DAC(**{k: v for k, v in _CLASSIFIER.items() if k != "n_neighbors"})]
 OTHERS = [E.IDEC(**_AE), E.DCN(**_AE), E.KDAE(**_AE, **_MEMBERS),
           E.DAMIC(**_AE, **_MEMBERS, gate_hidden=(8,), gate_epochs=2), E.IMSAT(**_CLASSIFIER),
-          E.RIM(**_CLASSIFIER),
+          E.RIM(**_CLASSIFIER), E.DKM(**_AE),
           E.N2D(**{k: v for k, v in _AE.items() if not k.startswith("clustering")},
                 umap_n_components=2, umap_n_neighbors=4, umap_epochs=50),
           E.UMAP(n_neighbors=4, epochs=10)]

@@ -1,0 +1,65 @@
+"""DKM's loss against float64 numpy, its hard limit, its gradients, and a run."""
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.test_util import check_grads
+from scipy.special import logsumexp
+
+from jaxclust import config, metrics, runner
+from jaxclust.methods import get
+from jaxclust.methods.dkm import soft_kmeans
+
+
+def _reference(z, reps, alpha):
+    d = ((z[:, None, :] - reps[None]) ** 2).sum(-1)
+    logits = -alpha * d
+    w = np.exp(logits - logsumexp(logits, axis=1, keepdims=True))
+    return (w * d).sum(1)
+
+
+def test_soft_kmeans_equals_float64_numpy_even_far_away():
+    rng = np.random.default_rng(0)
+    z = rng.normal(size=(50, 4))
+    z[:5] += 1e3  # far from every representative: a naive exp(−α d) is 0/0
+    reps = rng.normal(size=(3, 4))
+    for alpha in (0.1, 10.0, 1000.0):
+        ours = soft_kmeans(jnp.asarray(z, jnp.float32), jnp.asarray(reps, jnp.float32), alpha)
+        assert np.isfinite(np.asarray(ours)).all()
+        np.testing.assert_allclose(np.asarray(ours), _reference(z, reps, alpha), rtol=2e-4)
+
+
+def test_large_alpha_is_the_hard_kmeans_loss():
+    rng = np.random.default_rng(1)
+    z, reps = rng.normal(size=(40, 3)), rng.normal(size=(5, 3))
+    hard = ((z[:, None] - reps[None]) ** 2).sum(-1).min(1)
+    ours = soft_kmeans(jnp.asarray(z, jnp.float32), jnp.asarray(reps, jnp.float32), 1e6)
+    np.testing.assert_allclose(np.asarray(ours), hard, rtol=1e-5)
+
+
+def test_gradients():
+    rng = np.random.default_rng(2)
+    z, reps = jnp.asarray(rng.normal(size=(6, 3))), jnp.asarray(rng.normal(size=(4, 3)))
+    check_grads(lambda z, r: soft_kmeans(z, r, 2.0), (z, reps), order=1, modes=["rev"],
+                atol=1e-2, rtol=1e-2)
+
+
+def test_dkm_keeps_its_kmeans_start_on_digits():
+    from sklearn.datasets import load_digits
+
+    d = load_digits()
+    x, y = jnp.asarray(d.data[:800] / 16.0, jnp.float32), d.target[:800]
+    method = get("dkm")
+    cfg = config.build(method, n_clusters=10, ae_hidden=(64,), embedding_size=10,
+                       pretrain_epochs=30, pretrain_batch_size=64, n_init=5,
+                       clustering_epochs=10, clustering_batch_size=64)
+    res = runner.fit_seeds(method, runner.seed_keys(0, 1), x, cfg)
+    start = runner.fit_seeds(get("aekm"), runner.seed_keys(0, 1), x,
+                             config.build(get("aekm"), **{k: v for k, v in config.flatten(
+                                 cfg).items() if k in {p.name for p in config.params(
+                                     get("aekm"))}}))
+    nmi = metrics.evaluate(y, np.asarray(res.labels[0]))["nmi"]
+    nmi_start = metrics.evaluate(y, np.asarray(start.labels[0]))["nmi"]
+    assert nmi > nmi_start - 0.05 and nmi > 0.6
+    state = jax.tree.map(lambda a: a[0], res.states)
+    np.testing.assert_array_equal(np.asarray(method.predict(state, x, cfg)),
+                                  np.asarray(res.labels[0]))
