@@ -99,6 +99,19 @@ HELP = {
     "l2": "l2/2 · ‖θ‖² added to the objective (RIM's R(θ))",
     "upper0": "DAC: initial upper threshold", "lower0": "DAC: initial lower threshold",
     "lam_step": "DAC: λ added per epoch", "lam_ratio": "DAC: lower threshold's share of λ",
+    "umap_n_components": "N2D head: UMAP's output dimension (the paper: the number of clusters)",
+    "umap_n_neighbors": "N2D head: UMAP's neighbours per point",
+    "umap_min_dist": "N2D head: UMAP's min_dist (how tightly points may pack)",
+    "umap_spread": "N2D head: UMAP's spread (the scale of the layout)",
+    "umap_epochs": "N2D head: UMAP's layout epochs (0: 500 up to 10 000 points, else 200)",
+    "umap_init": "N2D head: UMAP's initial layout",
+    "umap_learning_rate": "N2D head: UMAP's initial SGD step",
+    "umap_negative_sample_rate": "N2D head: UMAP's negative samples per edge sample",
+    "umap_repulsion_strength": "N2D head: UMAP's weight of the negative samples",
+    "umap_block_size": "N2D head: query rows per block of UMAP's exact kNN (memory block × n)",
+    "reg_covar": "N2D head: added to each mixture covariance's diagonal",
+    "gmm_tol": "N2D head: EM stops when the mean log-likelihood moves less than this",
+    "gmm_max_iter": "N2D head: EM iterations at most",
 }
 
 
