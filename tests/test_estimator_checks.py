@@ -35,12 +35,12 @@ METHOD_CHECKS = ("check_clustering", "check_fit_idempotent", "check_estimators_p
                  "check_clusterer_compute_labels_predict")
 
 
-# N2D and UMAP share the estimator code above; in the default suite they run the checks of
-# what is their own: clustering quality, per-point transform, pickling (generated configs)
-LIGHT = {"N2D": ("check_clustering", "check_methods_subset_invariance",
-                 "check_estimators_pickle"),
+# N2D, DKM and UMAP share the estimator code above; in the default suite they run the checks
+# of what is their own (per-point transform, pickling of generated configs, clustering)
+LIGHT = {"N2D": ("check_methods_subset_invariance", "check_estimators_pickle"),
+         "DKM": ("check_clustering", "check_estimators_pickle"),
          "UMAP": ("check_methods_subset_invariance", "check_estimators_pickle",
-                  "check_transformer_general", "check_fit_idempotent")}
+                  "check_transformer_general")}
 
 
 # k-DAE assigns a point to the expert that reconstructs it best. On the check's 2-D blobs

@@ -80,6 +80,7 @@ def test_spectral_init_spans_scipys_eigenvectors(digits, key):
     np.testing.assert_allclose(np.linalg.svd(q.T @ ref, compute_uv=False), 1.0, atol=1e-2)
 
 
+@pytest.mark.slow  # ≈ 11 s (numba compiles umap-learn's layout); the benchmark measures it too
 def test_layout_as_trustworthy_as_umap_learn(digits, key):
     """sklearn's trustworthiness (k = 10) of our layout within 0.01 of umap-learn's, both
     spectral-initialised with default settings on the 1797 digits."""
