@@ -112,6 +112,10 @@ HELP = {
     "reg_covar": "N2D head: added to each mixture covariance's diagonal",
     "gmm_tol": "N2D head: EM stops when the mean log-likelihood moves less than this",
     "gmm_max_iter": "N2D head: EM iterations at most",
+    "lr_decay": "VaDE: the learning rate's factor every decay_every epochs",
+    "decay_every": "VaDE: epochs between learning-rate decays",
+    "min_lr": "VaDE: the learning rate's floor",
+    "adam_eps": "VaDE: Adam's ε",
 }
 
 

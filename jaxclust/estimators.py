@@ -297,6 +297,16 @@ class DKM(_Clusterer):
         self.cluster_centers_ = np.asarray(self.state_.reps)
 
 
+class VaDE(_Clusterer):
+    """VaDE (:mod:`jaxclust.methods.vade`); ``predict_proba``: q(c|x); ``transform``: the
+    encoder's mean; ``cluster_centers_``: the prior's component means."""
+
+    _method = REGISTRY["vade"]
+
+    def _set_fitted(self):
+        self.cluster_centers_ = np.asarray(self.state_.prior.means)
+
+
 class UMAP(TransformerMixin, BaseEstimator):
     """UMAP in JAX (:mod:`jaxclust.umap`) as a scikit-learn transformer, with umap-learn's
     parameter names and defaults (``epochs`` is umap-learn's ``n_epochs``; 0: its default).

@@ -1,11 +1,11 @@
-"""A Gaussian mixture with full covariances, fitted by EM in JAX.
+"""A Gaussian mixture with full (or diagonal) covariances, fitted by EM in JAX.
 
     state = fit(key, x, cfg)        # k-means start (one k-means++ run), then EM
     labels = predict(state, x)
 
-As scikit-learn's ``GaussianMixture(covariance_type="full")``: responsibilities from a
-k-means labelling start the first M-step; each covariance gets ``reg_covar`` on its diagonal;
-EM stops once the mean log-likelihood changes by less than ``tol`` (or after ``max_iter``
+As scikit-learn's ``GaussianMixture(covariance_type="full")`` (``"diag"`` with
+``diagonal=True``): responsibilities from a k-means labelling start the first M-step; each
+covariance gets ``reg_covar`` on its diagonal; EM stops once the mean log-likelihood changes by less than ``tol`` (or after ``max_iter``
 iterations). Pure and shape-static, so ``jax.vmap`` fits one mixture per seed.
 """
 from __future__ import annotations
@@ -25,12 +25,14 @@ from jaxclust import kmeans
 @dataclasses.dataclass(frozen=True)
 class Config:
     """``n_components``; ``reg_covar`` added to each covariance's diagonal; stop when the
-    mean log-likelihood moves less than ``tol``, or after ``max_iter`` EM iterations."""
+    mean log-likelihood moves less than ``tol``, or after ``max_iter`` EM iterations;
+    ``diagonal``: diagonal covariances (held as diagonal Cholesky factors)."""
 
     n_components: int = 10
     reg_covar: float = 1e-6
     tol: float = 1e-3
     max_iter: int = 100
+    diagonal: bool = False
 
     def __post_init__(self):
         if self.n_components < 1 or self.max_iter < 1:
@@ -54,17 +56,18 @@ class State(NamedTuple):
     converged: jax.Array
 
 
-def m_step(x: jax.Array, resp: jax.Array, reg_covar: float):
+def m_step(x: jax.Array, resp: jax.Array, reg_covar: float, diagonal: bool = False):
     """Weights ``(k,)``, means ``(k, d)`` and covariance Cholesky factors ``(k, d, d)`` from
     responsibilities ``(n, k)`` (a component without points keeps weight ≈ 0, mean 0 and
-    covariance ``reg_covar·I``)."""
+    covariance ``reg_covar·I``); ``diagonal`` keeps only the covariances' diagonals."""
     nk = jnp.sum(resp, axis=0) + 10 * jnp.finfo(x.dtype).eps
     means = (resp.T @ x) / nk[:, None]
 
     def cov(r, mu, n):
         diff = x - mu[None, :]
         c = (r[:, None] * diff).T @ diff / n
-        return c + reg_covar * jnp.eye(x.shape[1], dtype=x.dtype)
+        eye = jnp.eye(x.shape[1], dtype=x.dtype)
+        return (c * eye if diagonal else c) + reg_covar * eye
 
     covs = jax.vmap(cov, in_axes=(1, 0, 0))(resp, means, nk)
     return nk / jnp.sum(nk), means, jnp.linalg.cholesky(covs)
@@ -92,7 +95,7 @@ def fit_from(x: jax.Array, resp: jax.Array, cfg: Config) -> State:
     """EM on ``x`` ``(n, d)`` from the responsibilities ``resp`` ``(n, k)`` of a start."""
     centre = jnp.mean(x, axis=0)
     xc = x - centre[None, :]
-    params = m_step(xc, resp, cfg.reg_covar)
+    params = m_step(xc, resp, cfg.reg_covar, cfg.diagonal)
 
     def cond(carry):
         _, _, it, change = carry
@@ -101,7 +104,7 @@ def fit_from(x: jax.Array, resp: jax.Array, cfg: Config) -> State:
     def body(carry):
         params, ll, it, _ = carry
         r, new_ll = _e_step(xc, *params)
-        return m_step(xc, r, cfg.reg_covar), new_ll, it + 1, new_ll - ll
+        return m_step(xc, r, cfg.reg_covar, cfg.diagonal), new_ll, it + 1, new_ll - ll
 
     inf = jnp.asarray(jnp.inf, x.dtype)
     params, ll, it, change = jax.lax.while_loop(cond, body, (params, -inf, jnp.asarray(0), inf))

@@ -24,6 +24,7 @@ FULL = [E.KMeans(n_init=2),
 OTHERS = [E.IDEC(**_AE), E.DCN(**_AE), E.KDAE(**_AE, **_MEMBERS),
           E.DAMIC(**_AE, **_MEMBERS, gate_hidden=(8,), gate_epochs=2), E.IMSAT(**_CLASSIFIER),
           E.RIM(**_CLASSIFIER), E.DKM(**_AE),
+          E.VaDE(**_AE, ae_output_activation="none", ae_loss="mse"),
           E.N2D(**{k: v for k, v in _AE.items() if not k.startswith("clustering")},
                 umap_n_components=2, umap_n_neighbors=4, umap_epochs=50),
           E.UMAP(n_neighbors=4, epochs=10)]
@@ -35,10 +36,11 @@ METHOD_CHECKS = ("check_clustering", "check_fit_idempotent", "check_estimators_p
                  "check_clusterer_compute_labels_predict")
 
 
-# N2D, DKM and UMAP share the estimator code above; in the default suite they run the checks
+# N2D, DKM, VaDE and UMAP share the estimator code above; in the default suite they run the checks
 # of what is their own (per-point transform, pickling of generated configs, clustering)
 LIGHT = {"N2D": ("check_methods_subset_invariance", "check_estimators_pickle"),
          "DKM": ("check_clustering", "check_estimators_pickle"),
+         "VaDE": ("check_clustering", "check_estimators_pickle"),
          "UMAP": ("check_methods_subset_invariance", "check_estimators_pickle",
                   "check_transformer_general")}
 

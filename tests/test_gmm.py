@@ -2,6 +2,7 @@
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 from scipy.stats import multivariate_normal
 from sklearn.mixture import GaussianMixture
 
@@ -26,10 +27,11 @@ def test_log_gaussian_equals_scipy():
     np.testing.assert_allclose(np.asarray(ours), ref, rtol=1e-4, atol=1e-4)
 
 
-def test_em_equals_scikit_learn_from_the_same_start(key):
+@pytest.mark.parametrize("diagonal", [False, True])
+def test_em_equals_scikit_learn_from_the_same_start(key, diagonal):
     x = _blobs()
     k = 4
-    cfg = gmm.Config(n_components=k, tol=1e-6, max_iter=300)
+    cfg = gmm.Config(n_components=k, tol=1e-6, max_iter=300, diagonal=diagonal)
     resp = np.eye(k)[np.asarray(kmeans.kmeans(key, jnp.asarray(x), k, n_init=1).labels)]
     ours = gmm.fit_from(jnp.asarray(x), jnp.asarray(resp, jnp.float32), cfg)
     # scikit-learn from the M-step of the same responsibilities (float64)
@@ -38,8 +40,12 @@ def test_em_equals_scikit_learn_from_the_same_start(key):
     means = resp.T @ x64 / nk[:, None]
     covs = np.stack([((resp[:, c, None] * (x64 - means[c])).T @ (x64 - means[c])) / nk[c]
                      + 1e-6 * np.eye(3) for c in range(k)])
-    ref = GaussianMixture(k, tol=1e-6, max_iter=300, weights_init=nk / nk.sum(),
-                          means_init=means, precisions_init=np.linalg.inv(covs)).fit(x64)
+    if diagonal:
+        covs = np.diagonal(covs, axis1=1, axis2=2)
+    ref = GaussianMixture(k, covariance_type="diag" if diagonal else "full", tol=1e-6,
+                          max_iter=300, weights_init=nk / nk.sum(), means_init=means,
+                          precisions_init=1 / covs if diagonal else np.linalg.inv(covs)
+                          ).fit(x64)
     assert bool(ours.converged)
     np.testing.assert_allclose(float(ours.log_likelihood), ref.lower_bound_, rtol=1e-4)
     np.testing.assert_allclose(float(gmm.score(ours, jnp.asarray(x))), ref.score(x64),
