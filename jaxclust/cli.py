@@ -16,14 +16,24 @@ import numpy as np
 import jaxclust
 
 
-def _build_parser() -> argparse.ArgumentParser:
-    from jaxclust import config
-    from jaxclust.methods import REGISTRY
+COMMANDS = {"fit": "fit a clustering method on a data set",
+            "select-k": "choose the number of clusters without labels"}
 
+
+def _build_parser(methods: bool = True) -> argparse.ArgumentParser:
+    """The command line; without ``methods`` only its top level (no JAX import: a fast
+    ``jaxclust --help`` / ``--version``)."""
     parser = argparse.ArgumentParser(prog="jaxclust", description=jaxclust.__doc__)
     parser.add_argument("--version", action="version", version=jaxclust.__version__)
     sub = parser.add_subparsers(dest="command", required=True)
-    fit = sub.add_parser("fit", help="fit a clustering method on a data set",
+    if not methods:
+        for name, text in COMMANDS.items():
+            sub.add_parser(name, help=text)
+        return parser
+    from jaxclust import config
+    from jaxclust.methods import REGISTRY
+
+    fit = sub.add_parser("fit", help=COMMANDS["fit"],
                          description="Fit a clustering method, print NMI/ARI/ACC when labels "
                                      "exist, and write one record per seed (seed<k>.json), "
                                      "labels.npy and figures to --out.")
@@ -44,7 +54,7 @@ def _build_parser() -> argparse.ArgumentParser:
                        help="number of clusters (default: the number of classes in the labels)")
         config.add_arguments(p, method, skip=("n_clusters",))
     select = sub.add_parser(
-        "select-k", help="choose the number of clusters without labels",
+        "select-k", help=COMMANDS["select-k"],
         description="Fit the method for every k on a training split (one shared pre-trained "
                     "autoencoder per seed), report DEC's G = L_train / L_validation, the "
                     "held-out silhouette and, with labels, NMI; suggest k; write "
@@ -98,6 +108,10 @@ def _common_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
+class TrainingDiverged(RuntimeError):
+    """Every seed's loss became NaN or inf (exit status 3)."""
+
+
 class _Progress:
     """One progress bar per phase, fed by the runner's ``on_epoch``."""
 
@@ -119,6 +133,22 @@ class _Progress:
     def close(self):
         if self.bar is not None:
             self.bar.close()
+
+
+class _Divergence:
+    """An ``on_epoch`` hook noting, per seed, the first epoch whose loss is NaN or inf."""
+
+    def __init__(self):
+        self.first = {}
+
+    def __call__(self, phase, epoch, total, losses, state):
+        if phase == "start":
+            return
+        for i in np.flatnonzero(~np.isfinite(np.atleast_1d(np.asarray(losses)))):
+            self.first.setdefault(int(i), f"{phase} epoch {epoch}")
+
+    def where(self, i: int) -> str:
+        return self.first.get(i, "in its final objective")
 
 
 def _load(args):
@@ -157,18 +187,28 @@ def cmd_fit(args) -> int:
     checkpoints = None
     if args.checkpoint_every or args.resume:
         checkpoints = store.Checkpoints(out / "checkpoints", cfg)
-    progress = _Progress(args.no_progress)
+    progress, divergence = _Progress(args.no_progress), _Divergence()
+
+    def on_epoch(*event):
+        progress(*event)
+        divergence(*event)
+
     xj = jnp.asarray(x)
     res = runner.fit_seeds(method, runner.seed_keys(args.seed, args.seeds), xj, cfg,
                            checkpoints=checkpoints, checkpoint_every=args.checkpoint_every,
-                           resume=args.resume, on_epoch=progress)
+                           resume=args.resume, on_epoch=on_epoch)
     progress.close()
     wall = time.perf_counter() - start
     labels_all, objectives = np.asarray(res.labels), np.asarray(res.objectives)
-    if not np.all(np.isfinite(objectives)):
-        bad = [args.seed + i for i in np.flatnonzero(~np.isfinite(objectives))]
-        print(f"warning: the objective of seed(s) {bad} is NaN or inf — training diverged; "
-              "lower the learning rates", file=sys.stderr)
+    diverged = np.flatnonzero(~np.isfinite(objectives))
+    if diverged.size:
+        where = "; ".join(f"seed {args.seed + i}: loss NaN or inf from {divergence.where(i)}"
+                          for i in diverged)
+        if diverged.size == objectives.size:
+            raise TrainingDiverged(f"training diverged ({where}); lower the learning rates "
+                                   f"(see `jaxclust fit {method.name} --help`)")
+        print(f"warning: training diverged ({where}); those seeds are left out of the choice "
+              "of the kept seed", file=sys.stderr)
     best = runner.best_seed(objectives)
     state = jax.tree.map(lambda a: a[best], res.states)
     flat = config.flatten(cfg)
@@ -293,13 +333,17 @@ def _parse_ks(text: str) -> list[int]:
 
 
 def main(argv=None) -> int:
-    args = _build_parser().parse_args(argv)
+    words = sys.argv[1:] if argv is None else list(argv)
+    args = _build_parser(methods=any(w in COMMANDS for w in words)).parse_args(argv)
     args.argv = None if argv is None else list(argv)
     try:
         return {"fit": cmd_fit, "select-k": cmd_select_k}[args.command](args)
     except (ValueError, TypeError, FileNotFoundError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    except TrainingDiverged as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 3
 
 
 if __name__ == "__main__":

@@ -260,17 +260,59 @@ def _load_user_file(path: Path, label_column: str | None):
             if "x" not in archive:
                 raise ValueError(f"{path} has no array named 'x' (found: {list(archive)})")
             return archive["x"], (archive["y"] if "y" in archive else None)
-    with open(path, encoding="utf-8") as f:
-        header = f.readline().strip().split(",")
-    has_header = any(not _is_number(h) for h in header)
-    table = np.genfromtxt(path, delimiter=",", skip_header=int(has_header), dtype=np.float64)
-    table = np.atleast_2d(table)
-    if label_column is None:
-        return table, None
-    if not has_header or label_column not in header:
-        raise ValueError(f"label column {label_column!r} not in the header of {path}: {header}")
-    col = header.index(label_column)
-    return np.delete(table, col, axis=1), table[:, col]
+    return _read_csv(path, label_column)
+
+
+def _read_csv(path: Path, label_column: str | None):
+    """A delimited text file (``,``, ``;`` or tab, detected): rows of numbers, an optional
+    header row (detected when a cell is not a number, or when it reads ``0, 1, …, d−1`` as
+    pandas writes a frame's default column names); a first column with an empty header is
+    pandas's index and is dropped. Labels (``label_column``) may be numbers or strings
+    (strings are numbered in sorted order)."""
+    import csv
+
+    with open(path, encoding="utf-8", newline="") as f:
+        text = f.read()
+    try:
+        delimiter = csv.Sniffer().sniff(text[:65536], delimiters=",;\t").delimiter
+    except csv.Error:
+        delimiter = ","
+    rows = [r for r in csv.reader(text.splitlines(), delimiter=delimiter) if r]
+    if not rows:
+        raise ValueError(f"{path} is empty")
+    first = [c.strip() for c in rows[0]]
+    counting = [str(i) for i in range(len(first))]
+    has_header = (any(not _is_number(c) for c in first if c)
+                  or first in (counting, ["", *counting[:-1]]))
+    header, body = (first, rows[1:]) if has_header else (None, rows)
+    if not body:
+        raise ValueError(f"{path} has a header but no rows")
+    width = len(rows[0])
+    for i, r in enumerate(body):
+        if len(r) != width:
+            raise ValueError(f"{path}: row {i + 1 + has_header} has {len(r)} fields, the first "
+                             f"row {width} (delimiter {delimiter!r})")
+    cols = list(range(width))
+    if header is not None and header[0] == "":
+        cols = cols[1:]  # pandas's index column
+    y = None
+    if label_column is not None:
+        if header is None or label_column not in header:
+            raise ValueError(f"label column {label_column!r} not in the header of {path}: "
+                             f"{header}")
+        col = header.index(label_column)
+        cols.remove(col)
+        raw = [r[col].strip() for r in body]
+        y = (np.array(raw, dtype=np.float64) if all(_is_number(v) for v in raw)
+             else np.unique(raw, return_inverse=True)[1])
+    cells = np.char.strip(np.array(body, dtype=str)[:, cols])
+    cells[cells == ""] = "nan"  # an empty cell is a missing value
+    try:
+        return cells.astype(np.float64), y
+    except ValueError:
+        i, j = next((i, j) for i, j in np.ndindex(cells.shape) if not _is_number(cells[i, j]))
+        raise ValueError(f"{path}: row {i + 1 + has_header}, column {cols[j] + 1}: "
+                         f"{str(cells[i, j])!r} is not a number") from None
 
 
 def _is_number(s: str) -> bool:

@@ -5,8 +5,9 @@
 
 As scikit-learn's ``GaussianMixture(covariance_type="full")`` (``"diag"`` with
 ``diagonal=True``): responsibilities from a k-means labelling start the first M-step; each
-covariance gets ``reg_covar`` on its diagonal; EM stops once the mean log-likelihood changes by less than ``tol`` (or after ``max_iter``
-iterations). Pure and shape-static, so ``jax.vmap`` fits one mixture per seed.
+covariance gets ``reg_covar`` on its diagonal; EM stops once the mean log-likelihood changes
+by less than ``tol`` (or after ``max_iter`` iterations). Pure and shape-static, so
+``jax.vmap`` fits one mixture per seed.
 """
 from __future__ import annotations
 

@@ -18,6 +18,9 @@ def check_data(x, name: str = "x") -> np.ndarray:
     Returns:
       ``(n, d)`` float32 numpy array.
     """
+    if hasattr(x, "toarray") and hasattr(x, "nnz"):  # scipy.sparse
+        raise TypeError(f"{name} is a sparse matrix; sparse input is not supported: pass "
+                        f"{name}.toarray()")
     try:
         arr = np.asarray(x)
     except Exception as err:  # ragged lists and the like

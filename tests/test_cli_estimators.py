@@ -247,3 +247,30 @@ def test_bce_networks_refuse_data_outside_the_unit_interval(tmp_path):
     assert cli.main(["fit", "aekm", "--dataset", "digits", "--subset", "50", "--ae-loss",
                      "bce", "--pretrain-epochs", "1", "--no-plot", "--no-progress",
                      "--out", str(tmp_path)]) == 0
+
+
+def test_divergence_is_an_error_in_the_cli_and_a_warning_in_the_estimator(tmp_path, capsys):
+    args = ["fit", "aekm", "--dataset", "digits", "--subset", "100", "--ae-hidden", "8",
+            "--pretrain-epochs", "2", "--n-init", "1", "--pretrain-lr", "1e6", "--no-progress",
+            "--out", str(tmp_path)]
+    assert cli.main(args) == 3
+    err = capsys.readouterr().err
+    assert "training diverged (seed 0: loss NaN or inf from pre-train epoch" in err
+    assert "lower the learning rates" in err and "Traceback" not in err
+    x = np.asarray(data.load("digits", subset=100)[0])
+    with pytest.warns(RuntimeWarning, match="training diverged"):
+        AEKMeans(n_clusters=3, ae_hidden=(8,), pretrain_epochs=2, n_init=1,
+                 pretrain_lr=1e6).fit(x)
+
+
+def test_top_level_help_and_version_do_not_import_jax():
+    import subprocess
+    import sys
+
+    code = ("import sys; from jaxclust import cli\n"
+            "for argv in (['--help'], ['--version']):\n"
+            "    try: cli.main(argv)\n"
+            "    except SystemExit: pass\n"
+            "print('jax' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip().endswith("False") and "select-k" in out.stdout

@@ -134,3 +134,39 @@ def test_value_range_maps_zero_one_linearly_and_refuses_other_data(tmp_path):
     np.save(tmp_path / "big.npy", np.full((5, 2), 3.0, np.float32))
     with pytest.raises(ValueError, match=r"maps values in \[0, 1\]"):
         data.load(str(tmp_path / "big.npy"), value_range=(-1, 1))
+
+
+def test_csv_as_pandas_writes_it_and_bad_cells_named(tmp_path):
+    rng = np.random.default_rng(1)
+    x = rng.random((6, 3)).round(4)
+    rows = [",".join(map(str, r)) for r in x]
+    # DataFrame(x).to_csv(index=False): a header 0,1,2 that is not a sample
+    (tmp_path / "noindex.csv").write_text("0,1,2\n" + "\n".join(rows) + "\n")
+    # DataFrame(x).to_csv(): the index is a column with an empty header, not a feature
+    (tmp_path / "index.csv").write_text(
+        ",0,1,2\n" + "\n".join(f"{i},{r}" for i, r in enumerate(rows)) + "\n")
+    # semicolons, string labels
+    names = ["cat", "dog", "cat", "eel", "dog", "cat"]
+    (tmp_path / "semi.csv").write_text(
+        "a;b;kind;c\n" + "\n".join(f"{r[0]};{r[1]};{n};{r[2]}" for r, n in zip(x, names)) + "\n")
+    for name in ("noindex.csv", "index.csv"):
+        got, _ = data.load(str(tmp_path / name))
+        np.testing.assert_allclose(got, x)
+    got, y = data.load(str(tmp_path / "semi.csv"), label_column="kind")
+    np.testing.assert_allclose(got, x)
+    np.testing.assert_array_equal(y, [0, 1, 0, 2, 1, 0])
+    (tmp_path / "text.csv").write_text("a,b\n1,2\n3,five\n")
+    with pytest.raises(ValueError, match=r"row 3, column 2: 'five' is not a number"):
+        data.load(str(tmp_path / "text.csv"))
+    (tmp_path / "ragged.csv").write_text("1,2\n3\n")
+    with pytest.raises(ValueError, match="row 2 has 1 fields"):
+        data.load(str(tmp_path / "ragged.csv"))
+
+
+def test_sparse_input_is_refused_by_name():
+    from scipy import sparse
+
+    from jaxclust.validation import check_data
+
+    with pytest.raises(TypeError, match=r"sparse input is not supported: pass x.toarray\(\)"):
+        check_data(sparse.random(5, 4, density=0.5, format="csr"))
