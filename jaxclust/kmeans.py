@@ -25,8 +25,11 @@ class KMeansResult(NamedTuple):
 def sq_distances(x: jax.Array, centroids: jax.Array) -> jax.Array:
     """Squared Euclidean distances ``(n, k)`` between ``x`` ``(n, d)`` and ``centroids`` ``(k, d)``.
 
-    Uses ``‖x‖² − 2 x·c + ‖c‖²`` (one matmul), clipped at 0 against rounding.
+    Uses ``‖x‖² − 2 x·c + ‖c‖²`` (one matmul) after centring both on the centroids' mean (so
+    data far from the origin lose no precision to cancellation), clipped at 0 against rounding.
     """
+    shift = jnp.mean(centroids, axis=0, keepdims=True)
+    x, centroids = x - shift, centroids - shift
     x_sq = jnp.sum(x * x, axis=1, keepdims=True)
     c_sq = jnp.sum(centroids * centroids, axis=1)[None, :]
     return jnp.maximum(x_sq - 2.0 * x @ centroids.T + c_sq, 0.0)

@@ -117,3 +117,13 @@ def test_estimator_contract():
         est.predict(x[:, :10])
     with pytest.raises(ValueError, match="larger than the number of samples"):
         KMeans(n_clusters=20).fit(x[:5])
+
+
+@pytest.mark.parametrize("offset", [100.0, 1000.0])
+def test_assign_far_from_the_origin_equals_float64(offset):
+    rng = np.random.default_rng(3)
+    centroids = rng.normal(size=(10, 10)) + offset
+    x = centroids[rng.integers(0, 10, 5000)] + rng.normal(scale=0.7, size=(5000, 10))
+    ref = ((x[:, None] - centroids[None]) ** 2).sum(-1).argmin(1)
+    ours = km.assign(jnp.asarray(x, jnp.float32), jnp.asarray(centroids, jnp.float32))[0]
+    np.testing.assert_array_equal(np.asarray(ours), ref)
