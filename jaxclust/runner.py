@@ -9,7 +9,8 @@ A run is a host loop over jitted, vmapped epochs: for a method that ``pretrains`
 autoencoder pre-training (``cfg.ae.epochs`` epochs of :mod:`jaxclust.methods.pretrain`) →
 k-means → ``method.start``; otherwise ``method.init``; then ``method.epochs(cfg)`` epochs of
 ``method.train_epoch``, ending early once every seed's ``done`` flag is set. Seed i of a run
-equals :func:`jaxclust.methods.fit` with key ``keys[i]``.
+equals :func:`jaxclust.methods.fit` with key ``keys[i]`` up to float32 rounding (a batched
+matrix product may sum in another order; README: where labels can differ).
 
 With a :func:`seed_mesh`, the seed axis (and optionally the rows of ``x``) is split across
 devices with ``NamedSharding``; the same code runs on one CPU, simulated CPU devices
