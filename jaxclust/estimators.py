@@ -148,6 +148,10 @@ class _Clusterer(ClusterMixin, TransformerMixin, BaseEstimator):
         self.labels_ = self.labels_all_[self.best_seed_]
         self.objective_ = float(scores[self.best_seed_])
         self.n_iter_ = int(res.epochs)
+        used = np.unique(self.labels_).size
+        if used < self.n_clusters:
+            warnings.warn(f"{type(self).__name__}: the kept seed puts the points in {used} of "
+                          f"the {self.n_clusters} clusters asked for", UserWarning, stacklevel=2)
         method = self._method
         if method.done is not never_done and not bool(method.done(self.state_)):
             warnings.warn(f"{type(self).__name__} did not converge in {cfg.epochs} epochs "

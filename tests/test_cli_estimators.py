@@ -274,3 +274,11 @@ def test_top_level_help_and_version_do_not_import_jax():
             "print('jax' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip().endswith("False") and "select-k" in out.stdout
+
+
+def test_estimator_warns_when_fewer_clusters_come_back():
+    from jaxclust.estimators import KMeans
+
+    x = np.repeat(np.eye(2, dtype=np.float32), 10, axis=0)  # two distinct points only
+    with pytest.warns(UserWarning, match="in 2 of the 3 clusters asked for"):
+        KMeans(n_clusters=3, n_init=1).fit(x)
