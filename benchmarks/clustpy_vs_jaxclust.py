@@ -1,18 +1,23 @@
-"""jaxclust vs ClustPy: per-epoch time of AE pre-training, DEC, IDEC and DCN, in one run.
+"""jaxclust vs ClustPy: per-epoch time of AE pre-training, DEC, IDEC, DCN, DKM and VaDE, in
+one run.
 
     bash benchmarks/setup_clustpy.sh .venv-clustpy        # the peer's own environment
     .venv-clustpy/bin/python benchmarks/clustpy_vs_jaxclust.py --data-dir ../shared/data \
-        [--n 10000] [--pretrain-epochs 10] [--cluster-epochs 5] [--methods dec idec dcn]
+        [--n 10000] [--pretrain-epochs 10] [--cluster-epochs 5] [--methods dec idec dcn dkm vade]
 
 Same data (the first ``--n`` MNIST images), same network (d-500-500-2000-10, ReLU, MSE),
 batch 256, Adam (pre-training 1e-3, clustering 1e-4: ClustPy's defaults), the same numbers
 of epochs. DEC's target is computed per mini-batch on both sides (ClustPy's way:
 ``target="batch"``); IDEC weighs the KL by 0.1 on both sides; DCN's λ is ClustPy's
-``clustering_loss_weight`` default. Each (method, library) runs in its own child process, one
+``clustering_loss_weight`` default. DKM: ClustPy's defaults on both sides (MSE, λ 0.1, α 1000
+held constant). VaDE: a sigmoid decoder with binary cross-entropy on both sides, a diagonal
+Gaussian mixture on the pre-trained embedding, the clustering rate constant (ClustPy has no
+decay). Each (method, library) runs in its own child process, one
 after another, so neither shares threads with the other; the first epoch of each phase
 (compilation for jaxclust, warm-up for torch) is reported apart and the per-epoch time is the
-mean of the rest. ClustPy's epochs are timed by wrapping the ``tqdm.trange`` its loops iterate
-over — its computation is untouched. Peak memory: the child's maximum resident set size.
+mean of the rest. ClustPy's epochs are timed by wrapping the ``tqdm`` progress bars its loops
+advance once per epoch — its computation is untouched. Peak memory: the child's maximum
+resident set size.
 ACC/NMI of both on the same config say we are not faster by doing less.
 
 On a GPU both sides use it: ClustPy picks CUDA itself (``detect_device``) and JAX its
@@ -62,7 +67,7 @@ def run_jaxclust(method: str, args) -> dict:
     import jax.numpy as jnp
 
     from jaxclust import metrics, runner, train
-    from jaxclust.methods import dcn, dec, get
+    from jaxclust.methods import dcn, dec, dkm, get, vade
 
     x, y = load(args)
     xj = jnp.asarray(x)
@@ -70,6 +75,14 @@ def run_jaxclust(method: str, args) -> dict:
     if method == "dcn":
         cfg = dcn.Config(10, ae, n_init=10, lam=args.dcn_lambda, lr=LR_CLUSTER,
                          batch_size=BATCH, epochs=args.cluster_epochs)
+    elif method == "dkm":
+        cfg = dkm.Config(10, ae, n_init=10, lam=0.1, alpha=1000.0, lr=LR_CLUSTER,
+                         batch_size=BATCH, epochs=args.cluster_epochs)
+    elif method == "vade":
+        ae = train.AEConfig(epochs=args.pretrain_epochs, batch_size=BATCH, lr=LR_PRE,
+                            output_activation="sigmoid", loss="bce")
+        cfg = vade.Config(10, ae, n_init=10, lr=LR_CLUSTER, lr_decay=1.0, min_lr=LR_CLUSTER,
+                          adam_eps=1e-8, batch_size=BATCH, epochs=args.cluster_epochs)
     else:
         cfg = dec.Config(10, ae, n_init=10, idec=method == "idec", optimizer="adam",
                          lr=LR_CLUSTER, batch_size=BATCH, target="batch", tol=0.0,
@@ -96,29 +109,35 @@ def run_jaxclust(method: str, args) -> dict:
 
 
 class EpochTimer:
-    """Stands in for ``tqdm.trange``: iterates as ClustPy asks and records each epoch's time."""
+    """Stands in for ``tqdm.tqdm``/``tqdm.trange`` (ClustPy's loops use both, iterated or
+    ``update``-d once per epoch): records the time between consecutive epochs per ``desc``."""
 
-    def __init__(self, trange):
-        self.trange, self.times = trange, defaultdict(list)
+    def __init__(self, tqdm_module):
+        self.times = defaultdict(list)
+        times, base = self.times, tqdm_module.tqdm
 
-    def __call__(self, n, *a, desc="", **kw):
-        return _TimedBar(self.trange(n, *a, desc=desc, disable=True, **kw), self.times[desc])
+        class Timed(base):
+            def __init__(self, *a, desc="", **kw):
+                kw["disable"] = True
+                super().__init__(*a, desc=desc, **kw)
+                self._out, self._t = times[desc], time.perf_counter()
 
+            def _tick(self):
+                now = time.perf_counter()
+                self._out.append(now - self._t)
+                self._t = now
 
-class _TimedBar:
-    def __init__(self, bar, out):
-        self.bar, self.out = bar, out
+            def update(self, n=1):
+                self._tick()
+                return super().update(n)
 
-    def __iter__(self):
-        t = time.perf_counter()
-        for i in self.bar:
-            yield i
-            now = time.perf_counter()
-            self.out.append(now - t)
-            t = now
+            def __iter__(self):
+                for item in super().__iter__():
+                    yield item
+                    self._tick()
 
-    def __getattr__(self, name):
-        return getattr(self.bar, name)
+        tqdm_module.tqdm = Timed
+        tqdm_module.trange = lambda n, *a, **kw: Timed(range(n), *a, **kw)
 
 
 def install_torchvision_placeholder() -> None:
@@ -145,9 +164,8 @@ def run_clustpy(method: str, args) -> dict:
     import torch
     import tqdm
 
-    timer = EpochTimer(tqdm.trange)
-    tqdm.trange = timer
-    from clustpy.deep import DCN, DEC, IDEC
+    timer = EpochTimer(tqdm)
+    from clustpy.deep import DCN, DEC, DKM, IDEC, VaDE
 
     from jaxclust import metrics
 
@@ -159,13 +177,17 @@ def run_clustpy(method: str, args) -> dict:
                   clustering_optimizer_params={"lr": LR_CLUSTER}, random_state=0)
     if method == "dcn":
         est = DCN(clustering_loss_weight=args.dcn_lambda, **common)
+    elif method == "dkm":
+        est = DKM(**common)
+    elif method == "vade":
+        est = VaDE(**common)
     else:
         est = {"dec": DEC, "idec": IDEC}[method](**common)
     est.fit(x)
     cuda = torch.cuda.is_available()
     (pre_desc, pre), (cl_desc, cl) = list(timer.times.items())
-    assert "AE" in pre_desc and len(pre) == args.pretrain_epochs, timer.times.keys()
-    assert len(cl) == args.cluster_epochs, timer.times.keys()
+    assert len(pre) == args.pretrain_epochs, {d: len(t) for d, t in timer.times.items()}
+    assert len(cl) == args.cluster_epochs, {d: len(t) for d, t in timer.times.items()}
     return {"pretrain": split_first(pre), "cluster": split_first(cl),
             "metrics": metrics.evaluate(y, est.labels_), "peak_rss_mb": peak_mb(),
             "device": torch.cuda.get_device_name() if cuda else "cpu",
@@ -179,7 +201,7 @@ def main():
     p.add_argument("--n", type=int, default=10000)
     p.add_argument("--pretrain-epochs", type=int, default=10)
     p.add_argument("--cluster-epochs", type=int, default=5)
-    p.add_argument("--methods", nargs="+", default=["dec", "idec", "dcn"])
+    p.add_argument("--methods", nargs="+", default=["dec", "idec", "dcn", "dkm", "vade"])
     p.add_argument("--dcn-lambda", type=float, default=0.05)
     p.add_argument("--threads", type=int, default=2, help="torch threads (this machine: 2)")
     p.add_argument("--torchvision-stub", action=argparse.BooleanOptionalAction, default=True)
