@@ -52,11 +52,23 @@ def load_groups():
     return {cell: sorted(recs, key=lambda r: r["seed"]) for cell, recs in sorted(groups.items())}
 
 
-def row(label, paper, recs):
+CHOSEN_BY = ("paper", "default", "label-free", "labels")
+
+
+def chosen_by(cell: str, spec: dict) -> str:
+    """How a cell's settings were chosen (its config's ``chosen_by``); a cell without one, or
+    with another value, stops the report."""
+    value = spec.get("chosen_by")
+    if value not in CHOSEN_BY:
+        raise ValueError(f"cell {cell}: chosen_by must be one of {CHOSEN_BY}, got {value!r}")
+    return value
+
+
+def row(label, paper, recs, chosen):
     """One table row: ours over seeds, the paper, and ours − paper on the last published metric."""
     paper_s = "/".join("–" if v is None else f"{v:g}" for v in paper) if paper else ""
     if not recs:
-        return f"| {label} | – | not run yet | | | {paper_s} | | | |"
+        return f"| {label} | {chosen} | – | not run yet | | | {paper_s} | | | |"
     m = {key: [r["metrics"][key] for r in recs] for key in METRICS}
     diff = ""
     if paper:
@@ -64,7 +76,7 @@ def row(label, paper, recs):
         d = float(np.mean(m[METRICS[i]])) - paper[i]
         diff = f"{d:+.3f} {METRICS[i].upper()}" + (" **below**" if d < 0 else "")
     seeds = ",".join(str(r["seed"]) for r in recs)
-    return (f"| {label} | {len(recs)} ({seeds}) | {fmt(m['nmi'])} | {fmt(m['ari'])} | "
+    return (f"| {label} | {chosen} | {len(recs)} ({seeds}) | {fmt(m['nmi'])} | {fmt(m['ari'])} | "
             f"{fmt(m['acc'])} | {paper_s} | {diff} | "
             f"{np.mean([r['wall_time_s'] for r in recs]):.0f} | {devices(recs)} |")
 
@@ -121,6 +133,40 @@ def select_k_sections() -> list[str]:
     return lines
 
 
+def seed_ranking(specs, groups) -> list[str]:
+    """Per cell with ≥ 3 seeds whose records hold the method's objective: the ACC of the seed
+    the objective picks (lowest), the mean and the best, and Spearman's ρ between −objective
+    and ACC (1: the objective orders the seeds as ACC does)."""
+    from scipy.stats import spearmanr
+
+    lines = ["", "## Ranking seeds without labels", "",
+             "Which seed a multi-seed run keeps: the one with the lowest value of the method's "
+             "own objective (`jaxclust fit --seeds S`, the estimators' `n_seeds`). Per cell "
+             "with at least 3 seeds that recorded it (records migrated from before the "
+             "redesign did not): the ACC of that seed beside the mean and the best, and "
+             "Spearman's ρ between −objective and ACC over the seeds.", "",
+             "| table | cell | seeds | mean ACC | picked ACC | best ACC | picked ≥ mean | ρ |",
+             "|---|---|---|---|---|---|---|---|"]
+    hits = []
+    for name, spec in specs.items():
+        for cell in spec["cells"]:
+            recs = [r for r in groups.get(cell, []) if r["objective"] is not None]
+            if len(recs) < 3:
+                continue
+            acc = np.array([r["metrics"]["acc"] for r in recs])
+            obj = np.array([r["objective"] for r in recs])
+            picked = acc[np.argmin(obj)]
+            rho = spearmanr(-obj, acc).statistic
+            hits.append(picked >= acc.mean())
+            lines.append(f"| {name} | {cell} | {len(recs)} | {acc.mean():.3f} | {picked:.3f} | "
+                         f"{acc.max():.3f} | {'yes' if hits[-1] else '**no**'} | "
+                         f"{'–' if np.isnan(rho) else f'{rho:+.2f}'} |")
+    if hits:
+        lines += ["", f"The picked seed is at or above the mean in {sum(hits)} of {len(hits)} "
+                      "cells."]
+    return lines
+
+
 def seed_notes(name) -> list[str]:
     """The table's notes on its seeds (the bullets of ``configs/<table>.md``)."""
     path = HERE / "configs" / f"{name}.md"
@@ -145,8 +191,8 @@ def main():
              "on the paper's last "
              "published metric. What the expert and progression figures show: "
              "[figures/README.md](figures/README.md).", ""]
-    header = ["| method | seeds | NMI | ARI | ACC | paper NMI/ARI/ACC | diff | wall s (mean) "
-              "| device |", "|---|---|---|---|---|---|---|---|---|"]
+    header = ["| method | chosen by | seeds | NMI | ARI | ACC | paper NMI/ARI/ACC | diff "
+              "| wall s (mean) | device |", "|---|---|---|---|---|---|---|---|---|---|"]
     specs = tables()
     by_name = {(cell.split(f"_{c['dataset']}")[0], c["dataset"]): published(c)
                for spec in specs.values() for cell, c in spec["cells"].items()
@@ -161,11 +207,12 @@ def main():
             used.add(cell)
             label = cell.replace(f"_{c['dataset']}", "") + (f" ({c['dataset']})" if several
                                                             else "")
-            lines.append(row(label, published(c), groups.get(cell, [])))
+            lines.append(row(label, published(c), groups.get(cell, []), chosen_by(cell, c)))
         fig = plot_table(name, cells, groups)
         lines += ["", *seed_notes(name), f"![per-seed ACC]({fig})" if fig else "", ""]
     cells = specs["dec_imbalanced"]["cells"]
-    lines += ["## dec_imbalanced", "", specs["dec_imbalanced"]["doc"], "",
+    lines += ["## dec_imbalanced", "", specs["dec_imbalanced"]["doc"] + " Chosen by: "
+              + "/".join(sorted({chosen_by(cell, c) for cell, c in cells.items()})) + ".", "",
               "| method | " + " | ".join(f"r_min {r}" for r in R_MINS) + " |",
               "|---|" + "---|" * len(R_MINS)]
     for method in dict.fromkeys(c["method"] for c in cells.values()):
@@ -181,10 +228,12 @@ def main():
             cells_s.append(ours + paper)
         lines.append(f"| {method} | " + " | ".join(cells_s) + " |")
     lines += ["", *seed_notes("dec_imbalanced")]
+    lines += seed_ranking(specs, groups)
     lines += select_k_sections()
     lines += ["", "## Other records", "",
-              "| method | data set | record | seeds | NMI | ARI | ACC | paper NMI/ARI/ACC "
-              "| wall s (mean) | device |", "|---|---|---|---|---|---|---|---|---|---|"]
+              "| method | data set | record | chosen by | seeds | NMI | ARI | ACC "
+              "| paper NMI/ARI/ACC | wall s (mean) | device |",
+              "|---|---|---|---|---|---|---|---|---|---|---|"]
     for variant, recs in sorted(groups.items()):
         if variant in used or recs[0]["table"] == "variants":
             continue
@@ -193,19 +242,22 @@ def main():
         paper = by_name.get((variant.split(f"_{dataset}")[0], dataset))
         paper_s = "/".join("–" if v is None else f"{v:g}" for v in paper) if paper else ""
         seeds = ",".join(str(r["seed"]) for r in recs)
-        lines.append(f"| {method} | {dataset} | {variant} | {seeds} | "
+        chosen = "/".join(sorted({r["chosen_by"] for r in recs}))
+        lines.append(f"| {method} | {dataset} | {variant} | {chosen} | {seeds} | "
                      f"{fmt(m['nmi'])} | {fmt(m['ari'])} | {fmt(m['acc'])} | {paper_s} | "
                      f"{np.mean([r['wall_time_s'] for r in recs]):.0f} | {devices(recs)} |")
     variants = [r for recs in groups.values() for r in recs if r["table"] == "variants"]
     if variants:
         lines += ["", "## Variants tried (settings explored; records in `results/variants/`)", "",
-                  "| record | NMI | ARI | ACC | settings | wall s |", "|---|---|---|---|---|---|"]
+                  "| record | chosen by | NMI | ARI | ACC | settings | wall s |",
+                  "|---|---|---|---|---|---|---|"]
         for rec in variants:
             m = rec["metrics"]
             command = rec["extra"].get("original_command", rec["command"])
             settings = re.sub(r"--(results|cache|data-dir) \S+ ?", "",
                               command.split("run.py ", 1)[-1])
-            lines.append(f"| {rec['cell']}_seed{rec['seed']} | {m['nmi']:.3f} | {m['ari']:.3f} "
+            lines.append(f"| {rec['cell']}_seed{rec['seed']} | {rec['chosen_by']} | "
+                         f"{m['nmi']:.3f} | {m['ari']:.3f} "
                          f"| {m['acc']:.3f} | `{settings}` | {rec['wall_time_s']:.0f} |")
     (HERE / "RESULTS.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))

@@ -23,3 +23,30 @@ def test_every_figure_is_shown_by_a_markdown_file():
                      if not {".venv", ".git"} & set(p.parts))
     figures = sorted((ROOT / "experiments" / "figures").glob("*.png"))
     assert figures and [f.name for f in figures if f.name not in text] == []
+
+
+def test_every_cell_and_readme_row_says_how_its_settings_were_chosen():
+    """Each table cell's config and each row of README's headline table carry `chosen_by`
+    (paper / default / label-free / labels); report.py refuses a cell without one."""
+    import sys
+    import tomllib
+
+    import pytest
+
+    sys.path.insert(0, str(ROOT / "experiments"))
+    from report import CHOSEN_BY, chosen_by
+
+    for path in sorted((ROOT / "experiments" / "configs").glob("*.toml")):
+        for cell, spec in tomllib.loads(path.read_text())["cells"].items():
+            assert chosen_by(cell, spec) in CHOSEN_BY
+    with pytest.raises(ValueError, match="cell x: chosen_by must be one of"):
+        chosen_by("x", {"method": "dec"})
+    lines = (ROOT / "README.md").read_text().splitlines()
+    start = lines.index("| data set | method | chosen by | seeds | NMI | ARI | ACC "
+                        "| paper NMI / ARI / ACC |")
+    rows = []
+    for line in lines[start + 2:]:
+        if not line.startswith("| "):
+            break
+        rows.append(line)
+    assert rows and all(r.split("|")[3].strip() in CHOSEN_BY for r in rows), rows
