@@ -9,9 +9,10 @@ with its command and the published numbers, then lists its cells, each a method,
 (with optional ``r_min``/``subset``/``value_range``), its flat parameters
 (:mod:`jaxclust.config`, the same names as ``jaxclust fit METHOD --help``), ``chosen_by``
 and the source's numbers. A seed whose record (``results/<table>/<cell>/seed<k>.json``,
-:mod:`jaxclust.record`) exists is skipped, so a table fills up over several sittings. Each
-seed is one call of the runner (:func:`jaxclust.runner.fit_seeds`). Autoencoder pre-training
-is checkpointed every ``--checkpoint-every`` epochs in a ``--cache`` folder
+:mod:`jaxclust.record`; its labels beside it in ``seed<k>.labels.npz``) exists is skipped,
+so a table fills up over several sittings. Each seed is one call of the runner
+(:func:`jaxclust.runner.fit_seeds`). Autoencoder pre-training is checkpointed every
+``--checkpoint-every`` epochs in a ``--cache`` folder
 (:func:`jaxclust.store.pretrain_cache`) shared by the cells with the same (data, seed, pre-
 training config) — the papers do the same (one pre-training, several clustering heads); the
 clustering phase is checkpointed there too, so a run cut off mid-way resumes where it
@@ -120,8 +121,8 @@ def plot_experts(folder: Path, name: str, title: str, method, state, x, y, cfg) 
     return name
 
 
-def run_seed(opts, table: str, cell: str, spec: dict, x, y, seed: int, command: str) -> dict:
-    """One seed of one cell: its record."""
+def run_seed(opts, table: str, cell: str, spec: dict, x, y, seed: int, command: str):
+    """One seed of one cell: its record and its labels ``(n,)``."""
     k = len(np.unique(y))
     xj = jnp.asarray(x)
     t0 = time.perf_counter()
@@ -189,11 +190,12 @@ def run_seed(opts, table: str, cell: str, spec: dict, x, y, seed: int, command: 
                 figures, f"experts_{stem}.png", f"{cell}, seed {seed}", method, state, x, y,
                 cfg))
         flat = config.flatten(cfg)
+    labels = np.asarray(labels)
     return record.make(
         method=spec["method"], dataset=spec["dataset"], table=table, cell=cell, seed=seed,
-        metrics=metrics.evaluate(y, np.asarray(labels)), objective=objective, epochs=epochs,
+        metrics=metrics.evaluate(y, labels), objective=objective, epochs=epochs,
         config=flat, preset="paper", chosen_by=spec["chosen_by"],
-        wall_time_s=time.perf_counter() - t0, command=command, extra=extra)
+        wall_time_s=time.perf_counter() - t0, command=command, extra=extra), labels
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -242,11 +244,18 @@ def main(argv=None):
             command = shlex.join(["python", "experiments/run.py", opts.table, "--cells", cell,
                                   "--seeds", str(seed), *_passed(opts)])
             log(f"{spec['name']}/{cell} seed {seed}")
-            rec = run_seed(opts, spec["name"], cell, cspec, x, y, seed, command)
+            rec, labels = run_seed(opts, spec["name"], cell, cspec, x, y, seed, command)
             record.write(out, rec)
+            np.savez_compressed(labels_path(out), labels=labels.astype(np.uint16))
             m = rec["metrics"]
             log(f"{spec['name']}/{cell} seed {seed}: NMI {m['nmi']:.4f} ARI {m['ari']:.4f} "
                 f"ACC {m['acc']:.4f} ({rec['wall_time_s']:.0f} s)")
+
+
+def labels_path(record_path: Path) -> Path:
+    """Where a seed's labels sit beside its record: ``seed<k>.labels.npz`` (array ``labels``;
+    the report's consensus over seeds reads them)."""
+    return record_path.with_name(record_path.stem + ".labels.npz")
 
 
 def fit_command(spec: dict, opts) -> str:

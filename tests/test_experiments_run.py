@@ -12,7 +12,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "experiments"))
 import run  # noqa: E402
 
-from jaxclust import config  # noqa: E402
+from jaxclust import config, metrics  # noqa: E402
 from jaxclust.methods import get  # noqa: E402
 
 AE = ('ae_hidden = [8], embedding_size = 2, pretrain_epochs = 2, pretrain_batch_size = 32, '
@@ -62,6 +62,8 @@ def test_runner_writes_records_shares_the_pretraining_and_skips_finished_seeds(t
     km = _rec(results, "t", "kmeans_blobs")
     assert km["metrics"]["acc"] > 0.95 and km["seed"] == 0 and km["extra"]["n_samples"] == 120
     assert km["config"]["n_init"] == 3 and km["chosen_by"] == "paper"
+    labels = np.load(results / "t" / "kmeans_blobs" / "seed0.labels.npz")["labels"]
+    assert metrics.evaluate(y, labels)["acc"] == km["metrics"]["acc"]
     assert km["command"].startswith(f"python experiments/run.py {table} --cells kmeans_blobs")
     unit_cfg = _rec(results, "t", "aekm_unit")["config"]
     assert unit_cfg["ae_activation"] == "elu" and unit_cfg["ae_batch_norm"]

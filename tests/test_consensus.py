@@ -1,0 +1,50 @@
+"""The consensus over seeds recovers a partition from permuted, noisy copies of it."""
+import numpy as np
+import pytest
+
+from jaxclust.consensus import align, consensus
+
+
+def _noisy_copies(seed, n=3000, k=6, s=7, noise=0.25):
+    rng = np.random.default_rng(seed)
+    truth = rng.integers(0, k, n)
+    copies = []
+    for _ in range(s):
+        row = truth.copy()
+        flip = rng.random(n) < noise  # each copy errs on its own quarter of the points
+        row[flip] = rng.integers(0, k, flip.sum())
+        copies.append(rng.permutation(k)[row])  # ids renamed at random, as seeds do
+    return truth, np.stack(copies)
+
+
+def test_align_undoes_a_permutation():
+    rng = np.random.default_rng(0)
+    truth = rng.integers(0, 5, 500)
+    perm = rng.permutation(5)
+    np.testing.assert_array_equal(align(perm[truth], truth, 5), truth)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_consensus_recovers_the_truth_better_than_any_seed(seed):
+    truth, copies = _noisy_copies(seed)
+    agree = lambda a: max(np.mean(align(a, truth, 6) == truth), 0)  # noqa: E731
+    each = [agree(row) for row in copies]
+    ours = consensus(copies, 6, reference=3)
+    assert agree(ours) > max(each) + 0.1 and agree(ours) > 0.97
+
+
+def test_the_reference_names_the_clusters_and_breaks_ties_only():
+    _, copies = _noisy_copies(2)
+    a, b = consensus(copies, 6, reference=0), consensus(copies, 6, reference=5)
+    assert np.mean(align(a, b, 6) == b) > 0.99
+
+
+def test_one_seed_is_its_own_consensus_and_bad_input_is_named():
+    row = np.array([[2, 0, 1, 1]])
+    np.testing.assert_array_equal(consensus(row, 3), row[0])
+    with pytest.raises(ValueError, match=r"\(S, n\)"):
+        consensus(np.arange(4))
+    with pytest.raises(ValueError, match="id >= n_clusters"):
+        consensus(row, 2)
+    with pytest.raises(ValueError, match="reference"):
+        consensus(row, 3, reference=1)
