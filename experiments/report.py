@@ -145,9 +145,9 @@ def seed_ranking(specs, groups) -> list[str]:
              "with at least 3 seeds that recorded it (records migrated from before the "
              "redesign did not): the ACC of that seed beside the mean and the best, and "
              "Spearman's ρ between −objective and ACC over the seeds.", "",
-             "| table | cell | seeds | mean ACC | picked ACC | best ACC | picked ≥ mean | ρ |",
-             "|---|---|---|---|---|---|---|---|"]
-    hits = []
+             "| table | cell | seeds | mean ACC | picked ACC | best ACC | picked ≥ mean | ρ "
+             "| consensus ACC |", "|---|---|---|---|---|---|---|---|---|"]
+    hits, voted = [], []
     for name, spec in specs.items():
         for cell in spec["cells"]:
             recs = [r for r in groups.get(cell, []) if r["objective"] is not None]
@@ -158,12 +158,24 @@ def seed_ranking(specs, groups) -> list[str]:
             picked = acc[np.argmin(obj)]
             rho = spearmanr(-obj, acc).statistic
             hits.append(picked >= acc.mean())
+            path = HERE / "consensus" / name / f"{cell}.json"
+            cons = "–"
+            if path.exists():
+                c = json.loads(path.read_text())
+                cons = f"{c['metrics']['acc']:.3f}"
+                voted.append((c["metrics"]["acc"] >= c["acc_mean"],
+                              c["metrics"]["acc"] >= c["acc_mean"] + c["acc_std"]))
             lines.append(f"| {name} | {cell} | {len(recs)} | {acc.mean():.3f} | {picked:.3f} | "
                          f"{acc.max():.3f} | {'yes' if hits[-1] else '**no**'} | "
-                         f"{'–' if np.isnan(rho) else f'{rho:+.2f}'} |")
+                         f"{'–' if np.isnan(rho) else f'{rho:+.2f}'} | {cons} |")
     if hits:
         lines += ["", f"The picked seed is at or above the mean in {sum(hits)} of {len(hits)} "
                       "cells."]
+    if voted:
+        lines += [f"The consensus of the seeds (`python experiments/consensus.py`: labels "
+                  f"matched and voted, `jaxclust.consensus`) is at or above the mean in "
+                  f"{sum(a for a, _ in voted)} of {len(voted)} cells with kept labels, at or "
+                  f"above mean + 1 std in {sum(b for _, b in voted)}."]
     return lines
 
 

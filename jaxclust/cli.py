@@ -228,6 +228,8 @@ def cmd_fit(args) -> int:
         per_seed.append(rec)
     np.save(out / "labels.npy", labels_all[best])
     np.save(out / "labels_all.npy", labels_all)
+    if args.seeds > 1:
+        np.save(out / "labels_consensus.npy", np.asarray(res.consensus))
     used = np.unique(labels_all[best]).size
     if used < k:
         print(f"note: seed {args.seed + best} uses {used} of {k} clusters", file=sys.stderr)
@@ -254,7 +256,11 @@ def cmd_fit(args) -> int:
                 f"{n.upper()} {np.mean([r['metrics'][n] for r in per_seed]):.4f} ± "
                 f"{np.std([r['metrics'][n] for r in per_seed]):.4f}"
                 for n in ("nmi", "ari", "acc")))
-    print(f"wrote {out}/labels.npy, labels_all.npy, seed*.json"
+            c = metrics.evaluate(y, np.asarray(res.consensus))
+            print(f"consensus of the {args.seeds} seeds: NMI {c['nmi']:.4f}  ARI {c['ari']:.4f}"
+                  f"  ACC {c['acc']:.4f}")
+    print(f"wrote {out}/labels.npy, labels_all.npy"
+          + (", labels_consensus.npy" if args.seeds > 1 else "") + ", seed*.json"
           + "".join(f", {f}" for f in figures))
     return 0
 

@@ -8,10 +8,12 @@ trains ``n_seeds`` seeds in one program (:func:`jaxclust.runner.fit_seeds`) and 
 with the lowest value of the method's own objective.
 
 Fitted attributes: ``labels_``, ``objective_``, ``labels_all_`` ``(n_seeds, n)``,
-``scores_all_`` ``(n_seeds,)``, ``best_seed_``, ``n_iter_`` (epochs run, pre-training and
-clustering), ``state_``, ``config_``, ``n_features_in_``. ``transform`` gives the method's
-``features`` (the embedding; the experts' errors; the classifier's probabilities);
-``predict_proba`` the soft assignments where the method has them.
+``scores_all_`` ``(n_seeds,)``, ``best_seed_``, ``consensus_labels_`` ``(n,)`` (the seeds'
+partitions matched and voted: :mod:`jaxclust.consensus`; ``labels_`` when ``n_seeds`` is 1),
+``n_iter_`` (epochs run, pre-training and clustering), ``state_``, ``config_``,
+``n_features_in_``. ``transform`` gives the method's ``features`` (the embedding; the
+experts' errors; the classifier's probabilities); ``predict_proba`` the soft assignments
+where the method has them.
 
     DEC(n_clusters=10, pretrain_epochs=100).fit_predict(x)
     DEC.from_preset("small", n_clusters=10)          # a named preset's values
@@ -146,6 +148,7 @@ class _Clusterer(ClusterMixin, TransformerMixin, BaseEstimator):
         self.state_ = jax.tree.map(lambda a: a[self.best_seed_], res.states)
         self.config_ = cfg
         self.labels_ = self.labels_all_[self.best_seed_]
+        self.consensus_labels_ = np.asarray(res.consensus).astype(np.int64)
         self.objective_ = float(scores[self.best_seed_])
         self.n_iter_ = int(res.epochs)
         used = np.unique(self.labels_).size

@@ -38,6 +38,7 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from jaxclust import config, train, umap
+from jaxclust.consensus import consensus
 from jaxclust.methods import Method, pretrain
 from jaxclust.store import Checkpoints
 
@@ -46,13 +47,16 @@ class SeedsResult(NamedTuple):
     """states: every seed's final state, stacked on a leading axis ``S``; labels ``(S, n)``;
     objectives ``(S,)``: the method's own unsupervised loss (lower is better); epochs: the
     epochs run, pre-training and clustering together; seconds: wall time of each phase
-    run here (``"pretrain"``, ``"cluster"``; a phase restored from a store counts 0)."""
+    run here (``"pretrain"``, ``"cluster"``; a phase restored from a store counts 0);
+    consensus ``(n,)``: one partition voted from the S seeds' labels
+    (:func:`jaxclust.consensus.consensus`, named after the seed of the lowest objective)."""
 
     states: Any
     labels: jax.Array
     objectives: jax.Array
     epochs: int
     seconds: dict
+    consensus: np.ndarray
 
 
 def seed_keys(seed: int, n_seeds: int) -> jax.Array:
@@ -216,7 +220,8 @@ def fit_seeds(method: Method, keys: jax.Array, x, cfg, *, mesh: Mesh | None = No
         state = program.finish(state, x)
     labels, objectives = program.predict(state, x), program.objective(state, x)
     seconds["cluster"] = _seconds_since(t0, labels)
-    return SeedsResult(state, labels, objectives, step, seconds)
+    voted = consensus(np.asarray(labels), cfg.n_clusters, reference=best_seed(objectives))
+    return SeedsResult(state, labels, objectives, step, seconds, voted)
 
 
 def check_inputs(cfg, x) -> None:

@@ -186,6 +186,8 @@ def test_estimator_n_seeds_keeps_the_best_objective_and_exposes_all():
     assert est.inertia_ == pytest.approx(est.scores_all_.min())
     single = AEKMeans(random_state=5, **params).fit(x)  # seed 4 + 1
     np.testing.assert_array_equal(single.labels_, est.labels_all_[1])
+    np.testing.assert_array_equal(single.consensus_labels_, single.labels_)
+    assert est.consensus_labels_.shape == (300,) and est.consensus_labels_.max() < 10
     with pytest.raises(ValueError, match="'n_seeds' parameter"):
         AEKMeans(n_seeds=0, **params).fit(x)
 
@@ -201,6 +203,8 @@ def test_cli_seeds_checkpoints_and_resume(tmp_path, capsys):
     assert [r["seed"] for r in recs] == [0, 1] and sum(r["extra"]["kept"] for r in recs) == 1
     nmis = [r["metrics"]["nmi"] for r in recs]
     assert f"over 2 seeds: NMI {np.mean(nmis):.4f}" in printed
+    assert "consensus of the 2 seeds: NMI" in printed
+    assert np.load(out / "labels_consensus.npy").shape == (300,)
     first = np.load(out / "labels_all.npy")
     assert first.shape == (2, 300)
     assert sorted(p.name for p in (out / "checkpoints").iterdir()) == ["1", "2", "config.json"]

@@ -1,0 +1,66 @@
+"""The consensus over seeds of every table cell whose seeds kept their labels.
+
+    python experiments/consensus.py --data-dir ../shared/data
+
+For each cell with at least 3 ``results/<table>/<cell>/seed<k>.labels.npz`` (written by
+run.py beside the records): the seeds' partitions voted into one
+(:func:`jaxclust.consensus.consensus`, named after the seed whose objective is lowest — no
+labels involved), scored against the data set's classes, and written to
+``consensus/<table>/<cell>.json`` with the per-seed ACC, the ACC of the seed the objective
+picks, the mean and the best. ``report.py`` shows them.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+
+import numpy as np
+
+from run import HERE, labels_path, load_table
+
+from jaxclust import data, metrics
+from jaxclust.consensus import consensus
+
+
+def cell_consensus(table: str, cell: str, spec: dict, data_dir) -> dict | None:
+    """The consensus record of one cell, or ``None`` when fewer than 3 seeds kept labels."""
+    folder = HERE / "results" / table / cell
+    recs = [json.loads(p.read_text()) for p in sorted(folder.glob("seed*.json"))]
+    recs = [r for r in recs if labels_path(folder / f"seed{r['seed']}.json").exists()
+            and r["objective"] is not None]
+    if len(recs) < 3:
+        return None
+    _, y = data.load(spec["dataset"], data_dir=data_dir, subset=spec.get("subset"),
+                     r_min=spec.get("r_min"), value_range=spec.get("value_range"))
+    labels = np.stack([np.load(labels_path(folder / f"seed{r['seed']}.json"))["labels"]
+                       for r in recs]).astype(np.int64)
+    objectives = np.array([r["objective"] for r in recs])
+    picked = int(np.argmin(objectives))
+    k = max(int(np.unique(y).size), int(labels.max()) + 1)
+    voted = consensus(labels, k, reference=picked)
+    acc = [r["metrics"]["acc"] for r in recs]
+    return {"table": table, "cell": cell, "seeds": [r["seed"] for r in recs],
+            "reference_seed": recs[picked]["seed"], "metrics": metrics.evaluate(y, voted),
+            "acc_per_seed": acc, "acc_mean": float(np.mean(acc)), "acc_std": float(np.std(acc)),
+            "acc_picked": acc[picked], "acc_best": float(np.max(acc))}
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--data-dir", default=None)
+    opts = p.parse_args(argv)
+    for path in sorted((HERE / "configs").glob("*.toml")):
+        spec = load_table(str(path))
+        for cell, cspec in spec["cells"].items():
+            rec = cell_consensus(spec["name"], cell, cspec, opts.data_dir)
+            if rec is None:
+                continue
+            out = HERE / "consensus" / spec["name"] / f"{cell}.json"
+            out.parent.mkdir(parents=True, exist_ok=True)
+            out.write_text(json.dumps(rec, indent=1) + "\n")
+            print(f"{spec['name']}/{cell}: consensus ACC {rec['metrics']['acc']:.4f}, mean "
+                  f"{rec['acc_mean']:.4f} ± {rec['acc_std']:.4f}, picked {rec['acc_picked']:.4f}")
+
+
+if __name__ == "__main__":
+    main()
