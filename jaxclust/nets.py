@@ -132,22 +132,38 @@ def apply_ensemble(module: nn.Module, variables, x: jax.Array, train: bool = Fal
     return jax.vmap(lambda v: forward(module, v, x, train))(variables)
 
 
+# Rows per block of a full-data pass (:func:`rowwise`): activations of a 2000-wide layer
+# take block × 2000 × 4 bytes (32 MB), whatever n.
+BLOCK = 4096
+
+
+def rowwise(fn, *arrays: jax.Array, block: int = BLOCK):
+    """``fn(*rows)`` (rows ``(B, …)`` of each array → a pytree of ``(B, …)`` arrays) on all
+    ``n`` rows of ``arrays`` in blocks of ``block`` rows (``lax.map``: one block's
+    activations live at a time); the same as ``fn(*arrays)`` when ``n ≤ block``."""
+    n = arrays[0].shape[0]
+    if n <= block:
+        return fn(*arrays)
+    pad = (-n) % block
+    blocks = [jnp.pad(a, ((0, pad),) + ((0, 0),) * (a.ndim - 1)).reshape(-1, block,
+                                                                         *a.shape[1:])
+              for a in arrays]
+    out = jax.lax.map(lambda rows: fn(*rows), blocks)
+    return jax.tree.map(lambda a: a.reshape(-1, *a.shape[2:])[:n], out)
+
+
 def embed(module: nn.Module, variables, x: jax.Array) -> jax.Array:
-    """Encoder output ``(n, latent)`` in inference mode."""
-    return module.apply(variables, x, method=module.encode)
+    """Encoder output ``(n, latent)`` in inference mode (in row blocks: :func:`rowwise`)."""
+    return rowwise(lambda rows: module.apply(variables, rows, method=module.encode), x)
 
 
 def ensemble_errors(module: nn.Module, variables, x: jax.Array, kind: str,
                     chunk: int = 2048) -> jax.Array:
     """Reconstruction error of every point by every stacked member ``(n, k)``, computed in
     chunks of rows so the ``(k, n, d)`` reconstructions never exist at once."""
-    n, d = x.shape
-    size = min(chunk, n)
-    blocks = jnp.pad(x, ((0, (-n) % size), (0, 0))).reshape(-1, size, d)
 
     def block_errors(xb):
         (_, x_hat), _ = apply_ensemble(module, variables, xb)
         return reconstruction_error(xb, x_hat, kind)
 
-    errs = jax.lax.map(block_errors, blocks)
-    return errs.reshape(-1, errs.shape[-1])[:n]
+    return rowwise(block_errors, x, block=chunk)

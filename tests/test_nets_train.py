@@ -192,3 +192,20 @@ def test_kernel_init_reaches_damic_members_and_gate(name):
 def test_unknown_kernel_init_raises():
     with pytest.raises(ValueError, match="kernel_init"):
         train.AEConfig(kernel_init="he").module(3).init(jax.random.key(0), jnp.zeros((1, 3)))
+
+
+def test_rowwise_equals_one_pass_and_keeps_shapes():
+    from jaxclust.nets import Autoencoder, embed, rowwise
+
+    x = jax.random.normal(jax.random.key(0), (1000, 12))
+    module = Autoencoder(12, (16,), 3)
+    variables = module.init(jax.random.key(1), x[:1])
+    whole = module.apply(variables, x, method=module.encode)
+    np.testing.assert_allclose(np.asarray(rowwise(
+        lambda r: module.apply(variables, r, method=module.encode), x, block=128)),
+        np.asarray(whole), rtol=1e-6, atol=1e-6)
+    np.testing.assert_array_equal(np.asarray(embed(module, variables, x)), np.asarray(whole))
+    pair = rowwise(lambda a, b: {"s": a.sum(1) + b, "a": a}, x, jnp.arange(1000.0), block=300)
+    assert pair["s"].shape == (1000,) and pair["a"].shape == (1000, 12)
+    np.testing.assert_allclose(np.asarray(pair["s"]), np.asarray(x.sum(1) + jnp.arange(1000.0)),
+                               rtol=1e-5)

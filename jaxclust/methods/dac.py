@@ -93,14 +93,19 @@ def train_epoch(state: State, x: jax.Array, cfg: Config):
     return jax.tree.map(lambda a, b: jnp.where(state.done, a, b), state, new), jnp.mean(losses)
 
 
+def logits(state: State, x: jax.Array, cfg: Config) -> jax.Array:
+    """The network's outputs ``(n, k)`` in inference mode, in row blocks."""
+    return nets.rowwise(lambda rows: cfg.module().apply(state.variables, rows), x)
+
+
 def predict_proba(state: State, x: jax.Array, cfg: Config) -> jax.Array:
     """Softmax outputs ``(n, k)``."""
-    return jax.nn.softmax(cfg.module().apply(state.variables, x), axis=-1)
+    return jax.nn.softmax(logits(state, x, cfg), axis=-1)
 
 
 def predict(state: State, x: jax.Array, cfg: Config) -> jax.Array:
     """``argmax`` of the features: labels ``(n,)``."""
-    return jnp.argmax(cfg.module().apply(state.variables, x), axis=-1).astype(jnp.int32)
+    return jnp.argmax(logits(state, x, cfg), axis=-1).astype(jnp.int32)
 
 
 def objective(state: State, x: jax.Array, cfg: Config, sample: int = 2048) -> jax.Array:

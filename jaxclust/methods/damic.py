@@ -122,9 +122,14 @@ def errors(state: State, x: jax.Array, cfg: Config) -> jax.Array:
     return nets.ensemble_errors(cfg.member.module(x.shape[1]), state.members, x, "sse")
 
 
+def gate_logits(state: State, x: jax.Array, cfg: Config) -> jax.Array:
+    """The gate's outputs ``(n, k)``, in row blocks."""
+    return nets.rowwise(lambda rows: cfg.gate().apply(state.gate, rows), x)
+
+
 def predict_proba(state: State, x: jax.Array, cfg: Config) -> jax.Array:
     """The gate's probabilities ``p(c=i|x)`` ``(n, k)``."""
-    return jax.nn.softmax(cfg.gate().apply(state.gate, x), axis=-1)
+    return jax.nn.softmax(gate_logits(state, x, cfg), axis=-1)
 
 
 def reconstruct(state: State, x: jax.Array, cfg: Config) -> jax.Array:
@@ -135,13 +140,13 @@ def reconstruct(state: State, x: jax.Array, cfg: Config) -> jax.Array:
 
 def predict(state: State, x: jax.Array, cfg: Config) -> jax.Array:
     """``argmax_i p(c=i|x)``: labels ``(n,)``."""
-    return jnp.argmax(cfg.gate().apply(state.gate, x), axis=-1).astype(jnp.int32)
+    return jnp.argmax(gate_logits(state, x, cfg), axis=-1).astype(jnp.int32)
 
 
 def objective(state: State, x: jax.Array, cfg: Config) -> jax.Array:
     """The mean DAMIC loss on all of ``x`` (ranks seeds)."""
     dist = _distances(errors(state, x, cfg), cfg)
-    return jnp.mean(damic_loss(cfg.gate().apply(state.gate, x), dist))
+    return jnp.mean(damic_loss(gate_logits(state, x, cfg), dist))
 
 
 METHOD = Method(

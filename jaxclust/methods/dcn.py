@@ -105,9 +105,14 @@ def predict(state: State, x: jax.Array, cfg: Config) -> jax.Array:
 
 def objective(state: State, x: jax.Array, cfg: Config) -> jax.Array:
     """Mean DCN loss on all of ``x`` with the current assignments (ranks seeds)."""
-    (z, x_hat) = cfg.ae.module(x.shape[1]).apply(state.variables, x)
-    labels = kmeans.assign(z, state.centroids)[0]
-    return jnp.mean(dcn_loss(x, x_hat, z, state.centroids, labels, cfg.lam, cfg.ae.loss))
+    module = cfg.ae.module(x.shape[1])
+
+    def per_point(rows):
+        z, x_hat = module.apply(state.variables, rows)
+        labels = kmeans.assign(z, state.centroids)[0]
+        return dcn_loss(rows, x_hat, z, state.centroids, labels, cfg.lam, cfg.ae.loss)
+
+    return jnp.mean(nets.rowwise(per_point, x))
 
 
 METHOD = Method(

@@ -108,8 +108,9 @@ def predict(state: State, x: jax.Array, cfg: Config) -> jax.Array:
 def objective(state: State, x: jax.Array, cfg: Config) -> jax.Array:
     """The mean DKM loss on all of ``x`` (ranks seeds)."""
     module = cfg.ae.module(x.shape[1])
-    return jnp.mean(loss((state.variables["params"], state.reps), state.variables, module, x,
-                         cfg)[0])
+    params = (state.variables["params"], state.reps)
+    return jnp.mean(nets.rowwise(lambda rows: loss(params, state.variables, module, rows,
+                                                   cfg)[0], x))
 
 
 METHOD = Method(

@@ -157,8 +157,9 @@ def train_epoch(state: State, x: jax.Array, cfg: Config):
 
 
 def logits(state: State, x: jax.Array, cfg: Config) -> jax.Array:
-    """The classifier's logits ``(n, k)`` in inference mode (running BatchNorm statistics)."""
-    return cfg.module().apply(state.variables, x)
+    """The classifier's logits ``(n, k)`` in inference mode (running BatchNorm statistics),
+    in row blocks."""
+    return nets.rowwise(lambda rows: cfg.module().apply(state.variables, rows), x)
 
 
 def predict_proba(state: State, x: jax.Array, cfg: Config) -> jax.Array:

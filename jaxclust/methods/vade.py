@@ -218,7 +218,7 @@ def train_epoch(state: State, x: jax.Array, cfg: Config):
 def embed(state: State, x: jax.Array, cfg: Config) -> jax.Array:
     """The encoder's mean μ̃(x) ``(n, latent)``."""
     vae = module(cfg, x.shape[1])
-    return vae.apply(state.variables, x, method=vae.encode)[0]
+    return nets.rowwise(lambda rows: vae.apply(state.variables, rows, method=vae.encode)[0], x)
 
 
 def predict_proba(state: State, x: jax.Array, cfg: Config) -> jax.Array:
@@ -234,8 +234,9 @@ def predict(state: State, x: jax.Array, cfg: Config) -> jax.Array:
 def objective(state: State, x: jax.Array, cfg: Config) -> jax.Array:
     """The mean negative ELBO on all of ``x`` (one z sample per point from ``state.key``)."""
     eps = jax.random.normal(state.key, (x.shape[0], cfg.ae.latent))
-    return jnp.mean(loss((state.variables["params"], state.prior), module(cfg, x.shape[1]),
-                         x, eps, cfg.ae.loss))
+    params, vae = (state.variables["params"], state.prior), module(cfg, x.shape[1])
+    return jnp.mean(nets.rowwise(lambda rows, e: loss(params, vae, rows, e, cfg.ae.loss), x,
+                                 eps))
 
 
 METHOD = Method(
