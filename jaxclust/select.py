@@ -1,4 +1,5 @@
-"""Choosing the number of clusters without labels: DEC's generalizability criterion.
+"""Choosing without labels: the number of clusters (DEC's generalizability criterion) and,
+for any method, one config among candidates (:func:`select_config`).
 
     res = select_k(methods.get("dec"), x, range(5, 16), cfg, n_seeds=3)
     res.suggested, res.g            # the suggested k; G = L_train / L_validation, (K, S)
@@ -27,7 +28,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxclust import metrics, runner
+from jaxclust import config, metrics, runner
 from jaxclust.methods import Method, aekm, pretrain
 from jaxclust.validation import check_data, check_labels, check_n_clusters
 
@@ -128,3 +129,88 @@ def _silhouette(z, labels) -> float:
     if np.unique(labels).size < 2:
         return -1.0
     return float(silhouette_score(np.asarray(z), labels))
+
+
+# criterion → +1 where higher is better, −1 where lower is
+CRITERIA = {"stability": 1, "silhouette": 1, "calinski_harabasz": 1, "davies_bouldin": -1}
+
+
+class SelectConfig(NamedTuple):
+    """candidates: the flat settings tried; scores: criterion → ``(C, S)`` (``stability``:
+    ``(C,)``, one value per candidate); nmi ``(C, S)`` (``None`` without labels); chosen:
+    the index of the candidate ``criterion`` prefers (mean over seeds)."""
+
+    candidates: list
+    scores: dict
+    nmi: np.ndarray | None
+    chosen: int
+    criterion: str
+
+
+def stability(labels_all) -> float:
+    """Mean adjusted Rand index over the pairs of the seeds' partitions ``(S, n)`` (1: every
+    seed finds the same clusters)."""
+    from sklearn.metrics import adjusted_rand_score
+
+    labels_all = np.asarray(labels_all)
+    pairs = [(i, j) for i in range(len(labels_all)) for j in range(i + 1, len(labels_all))]
+    return float(np.mean([adjusted_rand_score(labels_all[i], labels_all[j]) for i, j in pairs]))
+
+
+def internal_scores(x, labels) -> dict:
+    """Silhouette, Calinski–Harabasz and Davies–Bouldin of ``labels`` ``(n,)`` on the points
+    ``x`` ``(n, d)``; the worst value of each when the labels form one cluster."""
+    from sklearn.metrics import calinski_harabasz_score, davies_bouldin_score
+
+    labels = np.asarray(labels)
+    if np.unique(labels).size < 2:
+        return {"silhouette": -1.0, "calinski_harabasz": 0.0, "davies_bouldin": np.inf}
+    return {"silhouette": _silhouette(x, labels),
+            "calinski_harabasz": float(calinski_harabasz_score(x, labels)),
+            "davies_bouldin": float(davies_bouldin_score(x, labels))}
+
+
+def select_config(method: Method, x, candidates: Sequence[Mapping], base: Mapping = (), *,
+                  seed: int = 0, n_seeds: int = 3, criterion: str = "stability",
+                  sample: int = 2000, y=None,
+                  on_candidate: Callable[[int, dict], None] | None = None) -> SelectConfig:
+    """Fit ``method`` with each candidate setting and choose one by a criterion that sees no
+    labels.
+
+    candidates: flat settings (:mod:`jaxclust.config` names), each applied over ``base``;
+    seeds ``seed … seed + n_seeds − 1`` for every candidate. Criteria (``CRITERIA``):
+    ``"stability"``, the mean pairwise ARI of the seeds' partitions (needs ``n_seeds ≥ 2``);
+    ``"silhouette"``, ``"calinski_harabasz"``, ``"davies_bouldin"`` of each seed's labels
+    measured in the input space ``x`` — one space for every candidate, so the scores compare
+    (a method's own embedding would flatter the settings that squeeze it) — on ``sample``
+    points drawn with ``seed``. ``y``: labels, only to report NMI per candidate; the choice
+    never reads them. ``on_candidate(i, row)`` is called after each candidate.
+    """
+    if criterion not in CRITERIA:
+        raise ValueError(f"criterion must be one of {', '.join(CRITERIA)}, got {criterion!r}")
+    candidates = [dict(c) for c in candidates]
+    if not candidates:
+        raise ValueError("select_config needs at least one candidate")
+    if criterion == "stability" and n_seeds < 2:
+        raise ValueError("criterion 'stability' needs n_seeds >= 2")
+    x = check_data(x)
+    y = None if y is None else check_labels(y, n_samples=x.shape[0])
+    cfgs = [config.build(method, **{**dict(base), **c}) for c in candidates]  # check all first
+    rows = np.random.default_rng(seed).permutation(x.shape[0])[:sample]
+    keys, xj = runner.seed_keys(seed, n_seeds), jnp.asarray(x)
+    table = []
+    for i, cfg in enumerate(cfgs):
+        labels = np.asarray(runner.fit_seeds(method, keys, xj, cfg).labels)
+        per_seed = [internal_scores(x[rows], lab[rows]) for lab in labels]
+        row = {name: np.array([s[name] for s in per_seed]) for name in per_seed[0]}
+        row["stability"] = np.array(stability(labels) if n_seeds > 1 else np.nan)
+        if y is not None:
+            row["nmi"] = np.array([metrics.nmi(y, lab) for lab in labels])
+        table.append(row)
+        if on_candidate:
+            on_candidate(i, row)
+    scores = {name: np.stack([r[name] for r in table]) for name in CRITERIA}
+    mean = scores[criterion].reshape(len(cfgs), -1).mean(axis=1)
+    return SelectConfig(candidates, scores,
+                        None if y is None else np.stack([r["nmi"] for r in table]),
+                        int(np.argmax(CRITERIA[criterion] * mean)), criterion)

@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 from sklearn.datasets import make_blobs
 
-from jaxclust.methods import dec, imsat
-from jaxclust.methods import get
+from jaxclust import data, select
+from jaxclust.methods import dec, get, imsat
 from jaxclust.select import select_k, suggest_k
 from jaxclust.train import AEConfig
 
@@ -42,3 +42,30 @@ def test_select_k_rejects_bad_arguments():
         select_k(imsat.METHOD, x, [2, 3], imsat.Config())
     with pytest.raises(ValueError, match="val_fraction"):
         select_k(get("dec"), x, [2, 3], CFG, val_fraction=1.0)
+
+
+def test_select_config_picks_the_blobs_k_by_internal_criteria_and_never_reads_labels():
+    x, y = make_blobs(600, 5, centers=3, cluster_std=1.0, random_state=0)
+    candidates = [{"n_clusters": k} for k in (2, 3, 5)]
+    for criterion in ("silhouette", "calinski_harabasz", "davies_bouldin"):
+        res = select.select_config(get("kmeans"), x, candidates, {"n_init": 1}, n_seeds=3,
+                                   criterion=criterion)
+        assert candidates[res.chosen] == {"n_clusters": 3} and res.nmi is None
+    # labels under which k = 2 scores best add an NMI column and change nothing else
+    misleading = (y == 0).astype(int)
+    told = select.select_config(get("kmeans"), x, candidates, {"n_init": 1}, n_seeds=3,
+                                criterion="davies_bouldin", y=misleading)
+    assert int(np.argmax(told.nmi.mean(1))) == 0 and told.chosen == res.chosen == 1
+    assert told.scores["stability"].shape == (3,) and told.scores["silhouette"].shape == (3, 3)
+    with pytest.raises(ValueError, match="criterion must be one of"):
+        select.select_config(get("kmeans"), x, candidates, criterion="nmi")
+    with pytest.raises(ValueError, match="needs n_seeds >= 2"):
+        select.select_config(get("kmeans"), x, candidates, n_seeds=1)
+
+
+def test_select_config_runs_any_method():
+    x = np.asarray(data.load("digits", subset=200)[0])
+    res = select.select_config(get("aekm"), x, [{"embedding_size": 2}, {"embedding_size": 5}],
+                               {"ae_hidden": (16,), "pretrain_epochs": 2, "n_init": 1},
+                               n_seeds=2)
+    assert res.chosen in (0, 1) and np.isfinite(res.scores["stability"]).all()
