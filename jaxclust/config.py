@@ -39,7 +39,7 @@ CHOICES = {
     "ae_compute_dtype": ("float32", "bfloat16"), "member_compute_dtype": ("float32", "bfloat16"),
     "clustering_optimizer": ("sgd", "adam"), "target": ("full", "batch"),
     "loss": ("hard", "soft"), "error": ("sse", "norm"), "augment": ("none", "rpt", "vat"),
-    "umap_init": ("spectral", "random"),
+    "umap_init": ("spectral", "random"), "reps_init": ("kmeans", "uniform"),
 }
 
 HELP = {
@@ -112,6 +112,9 @@ HELP = {
     "reg_covar": "N2D head: added to each mixture covariance's diagonal",
     "gmm_tol": "N2D head: EM stops when the mean log-likelihood moves less than this",
     "gmm_max_iter": "N2D head: EM iterations at most",
+    "anneal": "DKM: raise α every epochs_per_alpha epochs (the authors' schedule)",
+    "epochs_per_alpha": "DKM: epochs per α value when annealing",
+    "reps_init": "DKM: representatives from k-means on the embedding, or uniform in [-1, 1]",
     "lr_decay": "VaDE: the learning rate's factor every decay_every epochs",
     "decay_every": "VaDE: epochs between learning-rate decays",
     "min_lr": "VaDE: the learning rate's floor",

@@ -304,6 +304,12 @@ class DKM(_Clusterer):
         self.cluster_centers_ = np.asarray(self.state_.reps)
 
 
+class DKMAnnealed(DKM):
+    """DKM without pre-training, α annealed (:data:`jaxclust.methods.dkm.ANNEALED`)."""
+
+    _method = REGISTRY["dkm-annealed"]
+
+
 class VaDE(_Clusterer):
     """VaDE (:mod:`jaxclust.methods.vade`); ``predict_proba``: q(c|x); ``transform``: the
     encoder's mean; ``cluster_centers_``: the prior's component means."""

@@ -63,3 +63,31 @@ def test_dkm_keeps_its_kmeans_start_on_digits():
     state = jax.tree.map(lambda a: a[0], res.states)
     np.testing.assert_array_equal(np.asarray(method.predict(state, x, cfg)),
                                   np.asarray(res.labels[0]))
+
+
+def test_annealed_alphas_follow_the_authors_recurrence():
+    cfg = get("dkm-annealed").make_config()
+    ref = [0.1]
+    for i in range(1, 40):  # dkm.py -a: alphas[i] = 2 ** (1 / log(i + 1) ** 2) * alphas[i - 1]
+        ref.append(2 ** (1 / np.log(i + 1) ** 2) * ref[-1])
+    alphas = np.asarray(cfg.alphas())
+    assert alphas.shape == (200,) and cfg.ae.epochs == 0 and cfg.reps_init == "uniform"
+    np.testing.assert_allclose(alphas, np.repeat(ref, 5), rtol=1e-5)
+    np.testing.assert_array_equal(np.asarray(get("dkm").make_config().alphas()), 1000.0)
+
+
+def test_dkm_annealed_runs_without_pretraining():
+    from sklearn.datasets import load_digits
+
+    x = jnp.asarray(load_digits().data[:600] / 16.0, jnp.float32)
+    method = get("dkm-annealed")
+    cfg = config.build(method, n_clusters=10, ae_hidden=(64,), embedding_size=10, n_init=1,
+                       clustering_epochs=20, epochs_per_alpha=2, clustering_batch_size=64)
+    losses = []
+    res = runner.fit_seeds(method, runner.seed_keys(0, 1), x, cfg,
+                           on_epoch=lambda phase, e, t, loss, s: loss is not None
+                           and losses.append(float(loss[0])))
+    state = jax.tree.map(lambda a: a[0], res.states)
+    assert int(state.epoch) == 20 and res.epochs == 20 and len(losses) == 20
+    assert losses[-1] < 0.5 * losses[0]
+    assert float(jnp.abs(state.reps).max()) < 10 and np.isfinite(float(res.objectives[0]))

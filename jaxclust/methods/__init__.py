@@ -12,7 +12,7 @@ from jaxclust.methods import (aekm, dac, damic, dcn, dec, dkm, imsat, kdae, kmea
 REGISTRY: dict[str, Method] = {m.name: m for m in (
     kmeans.METHOD, aekm.METHOD, dec.DEC, dec.IDEC, dcn.METHOD, kdae.METHOD, damic.METHOD,
     imsat.METHOD, rim.METHOD, dac.METHOD, manifold.N2D, manifold.DEC_N2D, manifold.IDEC_N2D,
-    manifold.DCN_N2D, dkm.METHOD, vade.METHOD)}
+    manifold.DCN_N2D, dkm.METHOD, dkm.ANNEALED, vade.METHOD)}
 
 
 def get(name: str) -> Method:

@@ -3,11 +3,15 @@ differentiable, trained jointly with the autoencoder.
 
 Per point: ``‖x − x̂‖² + λ Σ_k softmax_k(−α‖z − r_k‖²) ‖z − r_k‖²``; the network and the
 representatives ``r`` ``(k, latent)`` take the same Adam steps — no discrete assignment step.
-As α → ∞ the second term is the hard k-means loss. This is the pre-trained variant of the
-authors' code (``dkm.py -p``): the autoencoder pre-trained (summed squared error, Adam,
-batches of 256, TensorFlow's Glorot initialisation, 50 epochs), ``r`` from k-means on its
-embedding, then α = 1000 held constant for 100 epochs (their 20 α values × 5 epochs).
-Labels: the nearest representative.
+As α → ∞ the second term is the hard k-means loss. Labels: the nearest representative.
+The authors' code (github.com/MaziarMF/deep-k-means, ``dkm.py``) has two variants, both here:
+
+- ``dkm`` (``dkm.py -p``): the autoencoder pre-trained (summed squared error, Adam, batches
+  of 256, TensorFlow's Glorot initialisation, 50 epochs), ``r`` from k-means on its
+  embedding, then α = 1000 held constant for 100 epochs (their 20 α values × 5 epochs).
+- ``dkm-annealed`` (``dkm.py -a``): no pre-training, ``r`` drawn uniformly from [−1, 1], and
+  α annealed: α₁ = 0.1, α_{i+1} = 2^{1/ln(i+1)²} α_i, 5 epochs per value, 40 values
+  (200 epochs).
 """
 from __future__ import annotations
 
@@ -27,24 +31,46 @@ from jaxclust.methods.base import Method
 @dataclasses.dataclass(frozen=True)
 class Config(pretrain.Config):
     """DKM settings (after ``n_clusters``, ``ae``, ``n_init``): ``lam`` (λ), ``alpha`` (α,
-    the softmax's inverse temperature), Adam ``lr``, ``batch_size``, ``epochs``."""
+    the softmax's inverse temperature; with ``anneal`` its first value, raised every
+    ``epochs_per_alpha`` epochs by the authors' factor 2^{1/ln(i+1)²}), ``reps_init``
+    (``"kmeans"`` on the pre-trained embedding or ``"uniform"`` in [−1, 1]), Adam ``lr``,
+    ``batch_size``, ``epochs``."""
 
     ae: train.AEConfig = train.AEConfig(loss="sse", kernel_init="glorot_uniform")
     lam: float = 1.0
     alpha: float = 1000.0
+    anneal: bool = False
+    epochs_per_alpha: int = 5
+    reps_init: str = "kmeans"
     lr: float = 1e-3
     batch_size: int = 256
     epochs: int = 100
 
+    def __post_init__(self):
+        if self.reps_init not in ("kmeans", "uniform"):
+            raise ValueError(f"reps_init must be 'kmeans' or 'uniform', got {self.reps_init!r}")
+        if self.epochs_per_alpha < 1:
+            raise ValueError(f"epochs_per_alpha must be >= 1, got {self.epochs_per_alpha}")
+
+    def alphas(self) -> jax.Array:
+        """α of every epoch ``(epochs,)``."""
+        i = jnp.arange(self.epochs) // self.epochs_per_alpha if self.anneal else 0
+        # log α_i = log α_1 + ln 2 · Σ_{j=2}^{i+1} 1/ln(j)²  (the authors' recurrence)
+        steps = jnp.concatenate([jnp.zeros(1), jnp.cumsum(
+            1.0 / jnp.log(jnp.arange(2, self.epochs // self.epochs_per_alpha + 3.0)) ** 2)])
+        return self.alpha * jnp.exp(jnp.log(2.0) * steps[i]) * jnp.ones(self.epochs)
+
 
 class State(NamedTuple):
     """The autoencoder's flax ``variables``, the representatives ``reps`` ``(k, latent)``,
-    Adam's state over both, the step count and the key of the shuffles."""
+    Adam's state over both, the step and epoch counts (α follows ``epoch``) and the key of
+    the shuffles."""
 
     variables: Any
     reps: jax.Array
     opt_state: Any
     step: jax.Array
+    epoch: jax.Array
     key: jax.Array
 
 
@@ -56,21 +82,26 @@ def soft_kmeans(z: jax.Array, reps: jax.Array, alpha: float) -> jax.Array:
     return jnp.sum(jax.nn.softmax(-alpha * d, axis=1) * d, axis=1)
 
 
-def loss(params, variables, module, x: jax.Array, cfg: Config, train: bool = False):
-    """Per-point DKM loss ``(B,)`` for ``params = (ae_params, reps)`` (``variables``: the
-    autoencoder's others, e.g. BatchNorm statistics), and the updated variables."""
+def loss(params, variables, module, x: jax.Array, cfg: Config, alpha, train: bool = False):
+    """Per-point DKM loss ``(B,)`` at inverse temperature ``alpha`` for ``params =
+    (ae_params, reps)`` (``variables``: the autoencoder's others, e.g. BatchNorm
+    statistics), and the updated variables."""
     ae_params, reps = params
     (z, x_hat), variables = nets.forward(module, {**variables, "params": ae_params}, x,
                                          train=train)
     return (reconstruction_error(x, x_hat, cfg.ae.loss)
-            + cfg.lam * soft_kmeans(z, reps, cfg.alpha)), variables
+            + cfg.lam * soft_kmeans(z, reps, alpha)), variables
 
 
 def from_pretrained(pre: pretrain.State, x: jax.Array, cfg: Config) -> State:
-    """Representatives from the pre-training's k-means (``x`` unused)."""
-    params = (pre.ae.variables["params"], pre.centroids)
-    return State(pre.ae.variables, pre.centroids, optax.adam(cfg.lr).init(params),
-                 jnp.zeros((), jnp.int32), pre.ae.key)
+    """The (pre-trained, or with ``ae.epochs = 0`` freshly initialised) autoencoder; the
+    representatives from its k-means, or uniform in [−1, 1] (``reps_init``; ``x`` unused)."""
+    key, k_reps = jax.random.split(pre.ae.key)
+    reps = (pre.centroids if cfg.reps_init == "kmeans" else
+            jax.random.uniform(k_reps, pre.centroids.shape, minval=-1.0, maxval=1.0))
+    params = (pre.ae.variables["params"], reps)
+    return State(pre.ae.variables, reps, optax.adam(cfg.lr).init(params),
+                 jnp.zeros((), jnp.int32), jnp.zeros((), jnp.int32), key)
 
 
 def train_step(state: State, batch: jax.Array, cfg: Config):
@@ -78,8 +109,10 @@ def train_step(state: State, batch: jax.Array, cfg: Config):
     module = cfg.ae.module(batch.shape[1])
     params = (state.variables["params"], state.reps)
 
+    alpha = cfg.alphas()[jnp.minimum(state.epoch, cfg.epochs - 1)]
+
     def mean_loss(p):
-        per_point, variables = loss(p, state.variables, module, batch, cfg, train=True)
+        per_point, variables = loss(p, state.variables, module, batch, cfg, alpha, train=True)
         return jnp.mean(per_point), variables
 
     (value, variables), grads = jax.value_and_grad(mean_loss, has_aux=True)(params)
@@ -90,10 +123,11 @@ def train_step(state: State, batch: jax.Array, cfg: Config):
 
 
 def train_epoch(state: State, x: jax.Array, cfg: Config):
-    """One shuffled pass of :func:`train_step`; returns the state and the mean loss."""
+    """One shuffled pass of :func:`train_step`, then ``epoch + 1``; returns the state and
+    the mean loss."""
     state, losses = train.run_epoch(lambda s, b: train_step(s, b, cfg), state, x,
                                     cfg.batch_size)
-    return state, jnp.mean(losses)
+    return state._replace(epoch=state.epoch + 1), jnp.mean(losses)
 
 
 def embed(state: State, x: jax.Array, cfg: Config) -> jax.Array:
@@ -106,15 +140,21 @@ def predict(state: State, x: jax.Array, cfg: Config) -> jax.Array:
 
 
 def objective(state: State, x: jax.Array, cfg: Config) -> jax.Array:
-    """The mean DKM loss on all of ``x`` (ranks seeds)."""
+    """The mean DKM loss on all of ``x`` at the last α (ranks seeds)."""
     module = cfg.ae.module(x.shape[1])
-    params = (state.variables["params"], state.reps)
+    params, alpha = (state.variables["params"], state.reps), cfg.alphas()[-1]
     return jnp.mean(nets.rowwise(lambda rows: loss(params, state.variables, module, rows,
-                                                   cfg)[0], x))
+                                                   cfg, alpha)[0], x))
 
 
+_FUNCTIONS = dict(config=Config, pretrains=True, start=from_pretrained,
+                  train_epoch=train_epoch, train_step=train_step, predict=predict,
+                  objective=objective, features=embed)
 METHOD = Method(
-    name="dkm", config=Config,
-    summary="DKM: reconstruction + λ·softmax-weighted k-means loss, all by gradient",
-    pretrains=True, start=from_pretrained, train_epoch=train_epoch, train_step=train_step,
-    predict=predict, objective=objective, features=embed)
+    name="dkm", summary="DKM: reconstruction + λ·softmax-weighted k-means loss, all by "
+    "gradient (pre-trained autoencoder, α = 1000)", **_FUNCTIONS)
+ANNEALED = Method(
+    name="dkm-annealed", summary="DKM without pre-training: random representatives, α "
+    "annealed from 0.1 over 40 values", **_FUNCTIONS,
+    defaults=(("ae", train.AEConfig(loss="sse", kernel_init="glorot_uniform", epochs=0)),
+              ("alpha", 0.1), ("anneal", True), ("epochs", 200), ("reps_init", "uniform")))
