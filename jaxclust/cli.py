@@ -236,7 +236,10 @@ def cmd_fit(args) -> int:
     figures = []
     if not args.no_plot:
         z = np.asarray(method.features(state, xj, cfg))
-        plots.embedding(out / "embedding.png", z, labels_all[best], y)
+        plots.embedding(out / "embedding.png", z, labels_all[best], y,
+                        features=method.features_name,
+                        title=f"{method.name} on {Path(args.dataset).stem}, seed "
+                              f"{args.seed + best}:")
         figures.append("embedding.png")
         if method.reconstruct is not None:
             x_hat = np.asarray(method.reconstruct(state, xj[index:index + 1], cfg))

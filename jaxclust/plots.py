@@ -17,23 +17,60 @@ def _pyplot():
     return plt
 
 
-def embedding(path: Path, z: np.ndarray, labels: np.ndarray, y: np.ndarray | None) -> None:
-    """2-D PCA of ``z`` ``(n, m)`` coloured by cluster; beside it the confusion matrix when
-    labels ``y`` ``(n,)`` exist."""
+def matched_order(table: np.ndarray) -> np.ndarray:
+    """Row order of a contingency table ``(clusters, classes)`` that puts the cluster matched
+    to class t (Hungarian, most shared points) in row t; unmatched clusters last."""
+    from scipy.optimize import linear_sum_assignment
+
+    rows, cols = linear_sum_assignment(table, maximize=True)
+    matched = rows[np.argsort(cols)]
+    return np.concatenate([matched, np.setdiff1d(np.arange(table.shape[0]), matched)])
+
+
+def embedding(path: Path, z: np.ndarray, labels: np.ndarray, y: np.ndarray | None,
+              features: str = "embedding", title: str = "") -> None:
+    """``z`` ``(n, m)`` (its 2-D PCA when m > 2) coloured by cluster, a legend with each
+    cluster's size; with labels ``y`` ``(n,)`` beside it the confusion matrix (clusters in
+    the order matched to the classes, counts written in) and NMI/ARI/ACC in the title.
+    ``features`` names what ``z`` is (the method's ``features_name``)."""
     from sklearn.decomposition import PCA
 
     plt = _pyplot()
+    labels = np.asarray(labels)
     proj = PCA(2).fit_transform(z) if z.shape[1] > 2 else z
     n_panels = 2 if y is not None else 1
-    fig, axes = plt.subplots(1, n_panels, figsize=(5.5 * n_panels, 5))
+    fig, axes = plt.subplots(1, n_panels, figsize=(6 * n_panels, 5.2))
     axes = np.atleast_1d(axes)
-    axes[0].scatter(proj[:, 0], proj[:, 1], c=labels, s=3, cmap="tab20")
-    axes[0].set_title("embedding (PCA), coloured by cluster")
+    ids, counts = np.unique(labels, return_counts=True)
+    cmap = plt.get_cmap("tab20")
+    for c, count in zip(ids, counts):
+        own = labels == c
+        axes[0].scatter(proj[own, 0], proj[own, 1], s=3, color=cmap(c % 20),
+                        label=f"{c} ({count})")
+    if ids.size <= 20:
+        axes[0].legend(title="cluster (points)", fontsize=7, title_fontsize=7, markerscale=3,
+                       loc="best", framealpha=0.7)
+    how = "PCA of the " if z.shape[1] > 2 else ""
+    axes[0].set_title(f"{how}{features}, coloured by cluster", fontsize=10)
     if y is not None:
-        axes[1].imshow(metrics.contingency(y, labels), cmap="Blues")
+        table = metrics.contingency(y, labels)
+        order = matched_order(table)
+        shown = table[order]
+        axes[1].imshow(shown, cmap="Blues", aspect="auto")
+        for (r, t), count in np.ndenumerate(shown):
+            if count:
+                axes[1].text(t, r, str(count), ha="center", va="center", fontsize=6,
+                             color="white" if count > shown.max() / 2 else "black")
+        axes[1].set_xticks(range(table.shape[1]), np.unique(y))
+        axes[1].set_yticks(range(table.shape[0]), np.unique(labels)[order])
         axes[1].set_xlabel("true class")
-        axes[1].set_ylabel("cluster")
-        axes[1].set_title("confusion matrix")
+        axes[1].set_ylabel("cluster (matched to the classes)")
+        axes[1].set_title("confusion matrix", fontsize=10)
+        m = metrics.evaluate(y, labels)
+        title = (f"{title} " if title else "") + (f"NMI {m['nmi']:.3f}  ARI {m['ari']:.3f}  "
+                                                  f"ACC {m['acc']:.3f}")
+    if title:
+        fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)

@@ -53,3 +53,17 @@ def test_perfect_and_unmatched_clusters():
 def test_length_mismatch_is_an_error():
     with pytest.raises(ValueError, match="labels but there are"):
         metrics.accuracy([0, 1, 2], [0, 1])
+
+
+def test_confusion_order_puts_each_class_match_on_the_diagonal():
+    from jaxclust.plots import matched_order
+
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 4, 400)
+    perm = np.array([2, 0, 3, 1, 4])  # class t is cluster perm[t]; cluster 4 gets stray points
+    labels = perm[y]
+    labels[:20] = 4
+    table = metrics.contingency(y, labels)
+    order = matched_order(table)
+    np.testing.assert_array_equal(order[:4], perm[:4])
+    assert order[4] == 4 and np.trace(table[order][:4]) == 380  # all but the 20 strays

@@ -47,7 +47,8 @@ class Method(NamedTuple):
     ``start``, else ``init``); train_epoch: ``None`` for a method without a clustering
     phase; train_step: the single update, for users' own loops; predict_proba: soft
     assignments ``(n, k)`` where the method has them; reconstruct: each expert's
-    reconstruction ``(n, k, d)`` for mixtures of autoencoders; summary: one line.
+    reconstruction ``(n, k, d)`` for mixtures of autoencoders; summary: one line;
+    features_name: what ``features`` returns, in words (figures' titles).
     """
 
     name: str
@@ -66,6 +67,7 @@ class Method(NamedTuple):
     reconstruct: Callable | None = None
     done: Callable = never_done
     defaults: tuple[tuple[str, Any], ...] = ()
+    features_name: str = "embedding"
 
     def make_config(self, **fields):
         """``config`` with this method's defaults, then ``fields``, applied."""

@@ -118,4 +118,5 @@ METHOD = Method(
     name="dac", config=Config,
     summary="DAC: pairwise same-cluster training on self-made labels, tightening thresholds",
     init=init, train_epoch=train_epoch, train_step=train_step, predict=predict,
-    predict_proba=predict_proba, objective=objective, features=predict_proba, done=flag_done)
+    predict_proba=predict_proba, objective=objective, features=predict_proba, done=flag_done,
+    features_name="class probabilities")

@@ -154,4 +154,5 @@ METHOD = Method(
     summary="DAMIC: a mixture of autoencoders with a gating network",
     pretrains=True, start=from_pretrained, train_epoch=train_epoch, train_step=train_step,
     predict=predict, predict_proba=predict_proba, objective=objective, features=errors,
+    features_name="experts' reconstruction errors",
     reconstruct=reconstruct)

@@ -179,6 +179,6 @@ def objective(state: State, x: jax.Array, cfg: Config) -> jax.Array:
 
 _FUNCTIONS = dict(config=Config, init=init, train_epoch=train_epoch, train_step=train_step,
                   predict=predict, predict_proba=predict_proba, objective=objective,
-                  features=predict_proba)
+                  features=predict_proba, features_name="class probabilities")
 METHOD = Method(name="imsat", summary="IMSAT: information maximisation with self-augmented "
                 "training (VAT or random perturbations)", **_FUNCTIONS)

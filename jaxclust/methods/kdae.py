@@ -130,4 +130,5 @@ METHOD = Method(
     summary="k-DAE: one autoencoder per cluster; a point goes to the best reconstruction",
     pretrains=True, start=from_pretrained, train_epoch=train_epoch, train_step=train_step,
     predict=predict, objective=objective, features=errors,
+    features_name="experts' reconstruction errors",
     reconstruct=reconstruct)

@@ -43,4 +43,5 @@ def objective(state: kmeans.KMeansResult, x: jax.Array, cfg: Config) -> jax.Arra
 
 
 METHOD = Method(name="kmeans", config=Config, summary="k-means (k-means++ restarts)",
-                init=init, predict=predict, objective=objective, features=distances)
+                init=init, predict=predict, objective=objective, features=distances,
+                features_name="squared distances to the centroids")

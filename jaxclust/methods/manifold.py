@@ -111,7 +111,7 @@ def head(method: Method, name: str, summary: str | None = None,
         pretrains=method.pretrains, init=None if method.init is None else init,
         start=None if method.start is None else start,
         train_epoch=train_epoch, finish=finish, predict=predict, objective=objective,
-        features=layout, predict_proba=predict_proba,
+        features=layout, features_name="UMAP layout", predict_proba=predict_proba,
         done=never_done if method.done is never_done else (lambda s: method.done(s.inner)),
         defaults=(*method.defaults, *defaults))
 

@@ -243,4 +243,5 @@ METHOD = Method(
     name="vade", config=Config,
     summary="VaDE: a VAE with a Gaussian-mixture prior; clusters from q(c|x)",
     pretrains=True, start=from_pretrained, train_epoch=train_epoch, train_step=train_step,
-    predict=predict, predict_proba=predict_proba, objective=objective, features=embed)
+    predict=predict, predict_proba=predict_proba, objective=objective, features=embed,
+    features_name="encoder mean")
