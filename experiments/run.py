@@ -217,6 +217,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None):
+    record.git_commit()  # the code this process runs (records written hours later name it)
     p = build_parser()
     opts = p.parse_args(argv)
     if opts.list or opts.table is None:

@@ -168,6 +168,7 @@ def cmd_fit(args) -> int:
     from jaxclust.validation import check_n_clusters, check_positive_int
 
     start = time.perf_counter()
+    record.git_commit()  # the code this run loaded, not a checkout made while it trains
     method = get(args.method)
     x, y = _load(args)
     k = args.n_clusters

@@ -12,6 +12,7 @@ extra {anything particular to the run}``. ``chosen_by`` says how the settings we
 """
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
@@ -49,8 +50,11 @@ def versions() -> dict:
     return out
 
 
+@functools.cache
 def git_commit() -> str | None:
-    """The checkout's commit (``+dirty`` with uncommitted changes), or ``None`` outside git."""
+    """The checkout's commit (``+dirty`` with uncommitted changes), or ``None`` outside git,
+    as first asked in this process: the programs that write records ask at their start, so a
+    long run names the code it loaded, not a later checkout."""
     here = Path(__file__).resolve().parent
     try:
         sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True,
