@@ -12,6 +12,8 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
+from jaxclust.blocks import rowwise
+
 
 class KMeansResult(NamedTuple):
     """centroids ``(k, d)``, labels ``(n,)`` int32, inertia ``()``, n_iter ``()`` int32."""
@@ -36,9 +38,16 @@ def sq_distances(x: jax.Array, centroids: jax.Array) -> jax.Array:
 
 
 def assign(x: jax.Array, centroids: jax.Array) -> tuple[jax.Array, jax.Array]:
-    """Nearest centroid of each point: labels ``(n,)`` int32 and squared distances ``(n, k)``."""
+    """Nearest centroid of each point: labels ``(n,)`` int32 and squared distances ``(n, k)``
+    (the whole ``(n, k)`` matrix at once; :func:`nearest` for the labels in row blocks)."""
     d2 = sq_distances(x, centroids)
     return jnp.argmin(d2, axis=1).astype(jnp.int32), d2
+
+
+def nearest(x: jax.Array, centroids: jax.Array) -> jax.Array:
+    """The nearest centroid of each point ``(n,)`` int32, in row blocks (memory
+    O(block · k), whatever n)."""
+    return rowwise(lambda rows: assign(rows, centroids)[0], x)
 
 
 def inertia(x: jax.Array, centroids: jax.Array, labels: jax.Array) -> jax.Array:
@@ -155,7 +164,7 @@ def kmeans(key: jax.Array, x: jax.Array, k: int, n_init: int = 10, max_iter: int
     seeds = jax.vmap(kmeans_plusplus, (0, None, None))(jax.random.split(key, n_init), xc, k)
     centroids, n_iter = jax.lax.map(lambda c: _lloyd(xc, c, max_iter, tol_abs), seeds)
     # Exact inertia of every restart (direct differences, not the matmul form).
-    labels = jax.vmap(lambda c: assign(xc, c)[0])(centroids)
+    labels = jax.lax.map(lambda c: nearest(xc, c), centroids)
     inertias = jax.vmap(inertia, (None, 0, 0))(xc, centroids, labels)
     best = jnp.argmin(inertias)
     return KMeansResult(centroids[best] + mean, labels[best], inertias[best], n_iter[best])

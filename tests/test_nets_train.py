@@ -195,7 +195,8 @@ def test_unknown_kernel_init_raises():
 
 
 def test_rowwise_equals_one_pass_and_keeps_shapes():
-    from jaxclust.nets import Autoencoder, embed, rowwise
+    from jaxclust.blocks import rowwise
+    from jaxclust.nets import Autoencoder, embed
 
     x = jax.random.normal(jax.random.key(0), (1000, 12))
     module = Autoencoder(12, (16,), 3)

@@ -18,7 +18,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from jaxclust import nets, train
+from jaxclust import blocks, nets, train
 from jaxclust.losses import dac_loss
 from jaxclust.methods.base import Method, flag_done
 
@@ -95,7 +95,7 @@ def train_epoch(state: State, x: jax.Array, cfg: Config):
 
 def logits(state: State, x: jax.Array, cfg: Config) -> jax.Array:
     """The network's outputs ``(n, k)`` in inference mode, in row blocks."""
-    return nets.rowwise(lambda rows: cfg.module().apply(state.variables, rows), x)
+    return blocks.rowwise(lambda rows: cfg.module().apply(state.variables, rows), x)
 
 
 def predict_proba(state: State, x: jax.Array, cfg: Config) -> jax.Array:

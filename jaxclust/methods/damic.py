@@ -15,7 +15,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from jaxclust import nets, train
+from jaxclust import blocks, nets, train
 from jaxclust.losses import damic_loss, reconstruction_error
 from jaxclust.methods import kdae, pretrain
 from jaxclust.methods.base import Method
@@ -124,7 +124,7 @@ def errors(state: State, x: jax.Array, cfg: Config) -> jax.Array:
 
 def gate_logits(state: State, x: jax.Array, cfg: Config) -> jax.Array:
     """The gate's outputs ``(n, k)``, in row blocks."""
-    return nets.rowwise(lambda rows: cfg.gate().apply(state.gate, rows), x)
+    return blocks.rowwise(lambda rows: cfg.gate().apply(state.gate, rows), x)
 
 
 def predict_proba(state: State, x: jax.Array, cfg: Config) -> jax.Array:

@@ -21,7 +21,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from jaxclust import kmeans, nets, train
+from jaxclust import blocks, kmeans, nets, train
 from jaxclust.losses import dcn_loss
 from jaxclust.methods import pretrain
 from jaxclust.methods.base import Method
@@ -76,13 +76,13 @@ def train_step(state: State, batch: jax.Array, cfg: Config):
         (z, x_hat), variables = nets.forward(module, {**state.variables, "params": params},
                                              batch, train=True)
         # s: the nearest centroid for the current network, held fixed for this step.
-        labels = kmeans.assign(jax.lax.stop_gradient(z), state.centroids)[0]
+        labels = kmeans.nearest(jax.lax.stop_gradient(z), state.centroids)
         loss = dcn_loss(batch, x_hat, z, state.centroids, labels, cfg.lam, cfg.ae.loss)
         return jnp.mean(loss), variables
 
     state, loss = train.apply_gradients(state, loss_fn, cfg.tx())
     z = nets.embed(module, state.variables, batch)
-    new_labels = kmeans.assign(z, state.centroids)[0]
+    new_labels = kmeans.nearest(z, state.centroids)
     centroids, counts = kmeans.online_update(state.centroids, state.counts, z, new_labels)
     return state._replace(centroids=centroids, counts=counts), loss
 
@@ -100,7 +100,7 @@ def embed(state: State, x: jax.Array, cfg: Config) -> jax.Array:
 
 def predict(state: State, x: jax.Array, cfg: Config) -> jax.Array:
     """Nearest centroid in the embedding: labels ``(n,)``."""
-    return kmeans.assign(embed(state, x, cfg), state.centroids)[0]
+    return kmeans.nearest(embed(state, x, cfg), state.centroids)
 
 
 def objective(state: State, x: jax.Array, cfg: Config) -> jax.Array:
@@ -109,10 +109,10 @@ def objective(state: State, x: jax.Array, cfg: Config) -> jax.Array:
 
     def per_point(rows):
         z, x_hat = module.apply(state.variables, rows)
-        labels = kmeans.assign(z, state.centroids)[0]
+        labels = kmeans.nearest(z, state.centroids)
         return dcn_loss(rows, x_hat, z, state.centroids, labels, cfg.lam, cfg.ae.loss)
 
-    return jnp.mean(nets.rowwise(per_point, x))
+    return jnp.mean(blocks.rowwise(per_point, x))
 
 
 METHOD = Method(

@@ -22,7 +22,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from jaxclust import kmeans, nets, train
+from jaxclust import blocks, kmeans, nets, train
 from jaxclust.losses import reconstruction_error
 from jaxclust.methods import pretrain
 from jaxclust.methods.base import Method
@@ -136,14 +136,14 @@ def embed(state: State, x: jax.Array, cfg: Config) -> jax.Array:
 
 def predict(state: State, x: jax.Array, cfg: Config) -> jax.Array:
     """The nearest representative: labels ``(n,)``."""
-    return kmeans.assign(embed(state, x, cfg), state.reps)[0]
+    return kmeans.nearest(embed(state, x, cfg), state.reps)
 
 
 def objective(state: State, x: jax.Array, cfg: Config) -> jax.Array:
     """The mean DKM loss on all of ``x`` at the last α (ranks seeds)."""
     module = cfg.ae.module(x.shape[1])
     params, alpha = (state.variables["params"], state.reps), cfg.alphas()[-1]
-    return jnp.mean(nets.rowwise(lambda rows: loss(params, state.variables, module, rows,
+    return jnp.mean(blocks.rowwise(lambda rows: loss(params, state.variables, module, rows,
                                                    cfg, alpha)[0], x))
 
 

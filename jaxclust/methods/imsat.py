@@ -28,7 +28,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from jaxclust import kmeans, nets, train
+from jaxclust import blocks, kmeans, nets, train
 from jaxclust.losses import random_direction, rim_loss, sat_loss, vat_direction
 from jaxclust.methods.base import Method
 
@@ -159,7 +159,7 @@ def train_epoch(state: State, x: jax.Array, cfg: Config):
 def logits(state: State, x: jax.Array, cfg: Config) -> jax.Array:
     """The classifier's logits ``(n, k)`` in inference mode (running BatchNorm statistics),
     in row blocks."""
-    return nets.rowwise(lambda rows: cfg.module().apply(state.variables, rows), x)
+    return blocks.rowwise(lambda rows: cfg.module().apply(state.variables, rows), x)
 
 
 def predict_proba(state: State, x: jax.Array, cfg: Config) -> jax.Array:

@@ -29,7 +29,7 @@ def init(key: jax.Array, x: jax.Array, cfg: Config) -> kmeans.KMeansResult:
 
 def predict(state: kmeans.KMeansResult, x: jax.Array, cfg: Config) -> jax.Array:
     """Nearest centroid: labels ``(n,)``."""
-    return kmeans.assign(x, state.centroids)[0]
+    return kmeans.nearest(x, state.centroids)
 
 
 def distances(state: kmeans.KMeansResult, x: jax.Array, cfg: Config) -> jax.Array:

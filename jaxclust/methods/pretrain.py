@@ -67,13 +67,13 @@ def cluster(state: State, x: jax.Array, cfg: Config) -> State:
 
 def predict(state: State, x: jax.Array, cfg: Config) -> jax.Array:
     """Nearest centroid in the embedding: labels ``(n,)``."""
-    return kmeans.assign(embed(state, x, cfg), state.centroids)[0]
+    return kmeans.nearest(embed(state, x, cfg), state.centroids)
 
 
 def objective(state: State, x: jax.Array, cfg: Config) -> jax.Array:
     """k-means inertia in the embedding."""
     z = embed(state, x, cfg)
-    return kmeans.inertia(z, state.centroids, kmeans.assign(z, state.centroids)[0])
+    return kmeans.inertia(z, state.centroids, kmeans.nearest(z, state.centroids))
 
 
 def fit(key: jax.Array, x: jax.Array, cfg: Config) -> State:

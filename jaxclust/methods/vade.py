@@ -31,7 +31,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from jaxclust import gmm, kmeans, nets, train
+from jaxclust import blocks, gmm, kmeans, nets, train
 from jaxclust.losses import reconstruction_error
 from jaxclust.methods import pretrain
 from jaxclust.methods.base import Method
@@ -177,7 +177,7 @@ def from_pretrained(pre: pretrain.State, x: jax.Array, cfg: Config) -> State:
     key, k_init = jax.random.split(pre.ae.key)
     params = vae_params(k_init, vae, pre.ae.variables["params"])
     z = nets.embed(cfg.ae.module(n_features), pre.ae.variables, x)
-    start = jax.nn.one_hot(kmeans.assign(z, pre.centroids)[0], cfg.n_clusters, dtype=z.dtype)
+    start = jax.nn.one_hot(kmeans.nearest(z, pre.centroids), cfg.n_clusters, dtype=z.dtype)
     mix = gmm.fit_from(z, start, gmm.Config(cfg.n_clusters, diagonal=True))
     var = jnp.diagonal(mix.chol, axis1=1, axis2=2) ** 2
     prior = Prior(jnp.zeros(cfg.n_clusters), mix.means + mix.centre[None], jnp.log(var))
@@ -218,7 +218,7 @@ def train_epoch(state: State, x: jax.Array, cfg: Config):
 def embed(state: State, x: jax.Array, cfg: Config) -> jax.Array:
     """The encoder's mean μ̃(x) ``(n, latent)``."""
     vae = module(cfg, x.shape[1])
-    return nets.rowwise(lambda rows: vae.apply(state.variables, rows, method=vae.encode)[0], x)
+    return blocks.rowwise(lambda rows: vae.apply(state.variables, rows, method=vae.encode)[0], x)
 
 
 def predict_proba(state: State, x: jax.Array, cfg: Config) -> jax.Array:
@@ -235,7 +235,7 @@ def objective(state: State, x: jax.Array, cfg: Config) -> jax.Array:
     """The mean negative ELBO on all of ``x`` (one z sample per point from ``state.key``)."""
     eps = jax.random.normal(state.key, (x.shape[0], cfg.ae.latent))
     params, vae = (state.variables["params"], state.prior), module(cfg, x.shape[1])
-    return jnp.mean(nets.rowwise(lambda rows, e: loss(params, vae, rows, e, cfg.ae.loss), x,
+    return jnp.mean(blocks.rowwise(lambda rows, e: loss(params, vae, rows, e, cfg.ae.loss), x,
                                  eps))
 
 
