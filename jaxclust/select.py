@@ -149,10 +149,13 @@ class SelectConfig(NamedTuple):
 
 def stability(labels_all) -> float:
     """Mean adjusted Rand index over the pairs of the seeds' partitions ``(S, n)`` (1: every
-    seed finds the same clusters)."""
+    seed finds the same clusters); 0 when a seed put every point in one cluster (a collapse
+    is perfectly repeatable, and says nothing of the data)."""
     from sklearn.metrics import adjusted_rand_score
 
     labels_all = np.asarray(labels_all)
+    if any(np.unique(row).size < 2 for row in labels_all):
+        return 0.0
     pairs = [(i, j) for i in range(len(labels_all)) for j in range(i + 1, len(labels_all))]
     return float(np.mean([adjusted_rand_score(labels_all[i], labels_all[j]) for i, j in pairs]))
 

@@ -57,6 +57,8 @@ def test_select_config_picks_the_blobs_k_by_internal_criteria_and_never_reads_la
                                 criterion="davies_bouldin", y=misleading)
     assert int(np.argmax(told.nmi.mean(1))) == 0 and told.chosen == res.chosen == 1
     assert told.scores["stability"].shape == (3,) and told.scores["silhouette"].shape == (3, 3)
+    assert select.stability(np.zeros((3, 50), int)) == 0.0  # collapse is not stability
+    assert select.stability(np.tile(np.arange(50) % 3, (3, 1))) == 1.0
     with pytest.raises(ValueError, match="criterion must be one of"):
         select.select_config(get("kmeans"), x, candidates, criterion="nmi")
     with pytest.raises(ValueError, match="needs n_seeds >= 2"):
