@@ -90,6 +90,16 @@ def run_epoch(train_step: Callable, state, data, batch_size: int):
                         state, idx)
 
 
+def shuffled_epoch(train_step: Callable, state, x: jax.Array, cfg):
+    """One shuffled pass of ``train_step(state, batch, cfg)`` over ``x`` in batches of
+    ``cfg.batch_size`` (:func:`run_epoch`); a state that counts epochs (an ``epoch`` field)
+    gets ``epoch + 1``. Returns the state and the mean loss."""
+    state, losses = run_epoch(lambda s, b: train_step(s, b, cfg), state, x, cfg.batch_size)
+    if "epoch" in state._fields:
+        state = state._replace(epoch=state.epoch + 1)
+    return state, jnp.mean(losses)
+
+
 def ae_init(key: jax.Array, x: jax.Array, cfg: AEConfig) -> TrainState:
     """A freshly initialised autoencoder for data ``x`` ``(n, d)`` and its Adam state."""
     k_init, k_state = jax.random.split(key)

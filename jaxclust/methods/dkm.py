@@ -125,9 +125,7 @@ def train_step(state: State, batch: jax.Array, cfg: Config):
 def train_epoch(state: State, x: jax.Array, cfg: Config):
     """One shuffled pass of :func:`train_step`, then ``epoch + 1``; returns the state and
     the mean loss."""
-    state, losses = train.run_epoch(lambda s, b: train_step(s, b, cfg), state, x,
-                                    cfg.batch_size)
-    return state._replace(epoch=state.epoch + 1), jnp.mean(losses)
+    return train.shuffled_epoch(train_step, state, x, cfg)
 
 
 def embed(state: State, x: jax.Array, cfg: Config) -> jax.Array:
