@@ -83,14 +83,19 @@ def kmeans_plusplus(key: jax.Array, x: jax.Array, k: int, n_trials: int | None =
     return centroids
 
 
+# Entries of the largest (k, n) matrix a Lloyd step builds at once (64 MB in float32).
+MAX_ELEMENTS = 2 ** 24
+
+
 def lloyd_step(x: jax.Array, centroids: jax.Array) -> tuple[jax.Array, jax.Array]:
     """One Lloyd step: assign every point, then move each centroid to its points' mean.
 
     The cross products and the centroid sums are one matmul each, laid out ``(k, n)``
     (on XLA:CPU ≈ 5× faster than ``(n, k)`` for small ``d``: the arg-min then reduces a
-    major axis). An empty cluster is re-seeded at one of the points farthest from their
-    centroid (the j-th empty cluster takes the j-th farthest point), so no centroid becomes
-    NaN.
+    major axis); beyond ``MAX_ELEMENTS`` entries the ``(k, n)`` matrices are built for one
+    block of rows at a time (memory O(k · block), whatever n). An empty cluster is
+    re-seeded at one of the points farthest from their centroid (the j-th empty cluster
+    takes the j-th farthest point), so no centroid becomes NaN.
 
     Args:
       x: ``(n, d)``; centroids: ``(k, d)``.
@@ -98,13 +103,27 @@ def lloyd_step(x: jax.Array, centroids: jax.Array) -> tuple[jax.Array, jax.Array
     Returns:
       New centroids ``(k, d)`` and the labels ``(n,)`` int32 they were computed from.
     """
-    k = centroids.shape[0]
+    k, n = centroids.shape[0], x.shape[0]
     # argmin_j ‖x − c_j‖² = argmin_j (‖c_j‖²/2 − x·c_j): ‖x‖² is the same for every j.
     half_c_sq = 0.5 * jnp.sum(centroids * centroids, axis=1)[:, None]
-    labels = jnp.argmin(half_c_sq - centroids @ x.T, axis=0).astype(jnp.int32)
-    one_hot = jax.nn.one_hot(labels, k, dtype=x.dtype, axis=0)  # (k, n)
-    counts = jnp.sum(one_hot, axis=1)
-    means = (one_hot @ x) / jnp.maximum(counts, 1.0)[:, None]
+
+    def block(xb, valid=None):  # labels (B,), the block's sums (k, d) and counts (k,)
+        labels = jnp.argmin(half_c_sq - centroids @ xb.T, axis=0).astype(jnp.int32)
+        one_hot = jax.nn.one_hot(labels, k, dtype=x.dtype, axis=0)  # (k, B)
+        if valid is not None:  # rows that pad the last block count for nothing
+            one_hot = one_hot * valid[None, :]
+        return labels, one_hot @ xb, jnp.sum(one_hot, axis=1)
+
+    if n * k <= MAX_ELEMENTS:
+        labels, sums, counts = block(x)
+    else:
+        rows = max(1, MAX_ELEMENTS // k)
+        pad = (-n) % rows
+        blocks = jnp.pad(x, ((0, pad), (0, 0))).reshape(-1, rows, x.shape[1])
+        valid = (jnp.arange(n + pad) < n).astype(x.dtype).reshape(-1, rows)
+        labels, sums, counts = jax.lax.map(lambda b: block(*b), (blocks, valid))
+        labels, sums, counts = labels.reshape(-1)[:n], jnp.sum(sums, 0), jnp.sum(counts, 0)
+    means = sums / jnp.maximum(counts, 1.0)[:, None]
     empty = counts == 0
 
     def reseed(means):

@@ -127,3 +127,15 @@ def test_assign_far_from_the_origin_equals_float64(offset):
     ref = ((x[:, None] - centroids[None]) ** 2).sum(-1).argmin(1)
     ours = km.assign(jnp.asarray(x, jnp.float32), jnp.asarray(centroids, jnp.float32))[0]
     np.testing.assert_array_equal(np.asarray(ours), ref)
+
+
+def test_lloyd_step_in_blocks_equals_one_pass(monkeypatch):
+    rng = np.random.default_rng(4)
+    x = jnp.asarray(rng.normal(size=(1003, 6)), jnp.float32)
+    c = x[:7]
+    whole = km.lloyd_step(x, c)
+    monkeypatch.setattr(km, "MAX_ELEMENTS", 7 * 100)  # blocks of 100 rows, the last padded
+    blocked = km.lloyd_step(x, c)
+    np.testing.assert_array_equal(np.asarray(blocked[1]), np.asarray(whole[1]))
+    np.testing.assert_allclose(np.asarray(blocked[0]), np.asarray(whole[0]), rtol=1e-5,
+                               atol=1e-6)
