@@ -5,9 +5,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxclust import data
+from jaxclust import config, data, metrics, runner
 from jaxclust.losses import dac_loss
-from jaxclust.methods import dac, fit
+from jaxclust.methods import dac, fit, get
 
 dac_fit = functools.partial(fit, dac.METHOD)
 
@@ -65,3 +65,13 @@ def test_vmap_over_seeds_equals_separate_fits():
         single = fit(jax.random.key(i), x, cfg=SMALL)
         np.testing.assert_array_equal(dac.predict(jax.tree.map(lambda a: a[i], both), x, SMALL),
                                       dac.predict(single, x, SMALL))
+
+
+def test_dac_on_digits_finds_the_digits():
+    """DAC with its defaults on digits, seed 0 (measured NMI over seeds 0/1/2: .602, .585,
+    .577; k-means ≈ .74): a broken DAC drops towards 0."""
+    x, y = data.load("digits")
+    method = get("dac")
+    res = runner.fit_seeds(method, runner.seed_keys(0, 1), jnp.asarray(x),
+                           config.build(method, n_clusters=10))
+    assert metrics.nmi(y, np.asarray(res.labels[0])) >= 0.5
