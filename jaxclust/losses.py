@@ -5,7 +5,7 @@ import jax
 import jax.numpy as jnp
 
 RECONSTRUCTION_KINDS = ("mse", "sse", "norm", "bce")
-_BCE_EPS = 1e-7
+_BCE_EPS = 1e-7  # DAC clips its pair similarities to [ε, 1 − ε]
 _NORM_FLOOR = 1e-12  # sqrt's gradient is infinite at 0
 
 
@@ -18,8 +18,10 @@ def reconstruction_error(x, x_hat, kind: str = "mse"):
       kind: ``"mse"`` mean over features of the squared error; ``"sse"`` its sum
         ``‖x − x̂‖²``; ``"norm"`` its square root ``‖x − x̂‖`` (what the k-DAE authors' Keras
         code minimises; gradient finite at ``x̂ = x``); ``"bce"`` mean over features of the
-        binary cross-entropy, for data in [0, 1] and ``x_hat`` probabilities (clipped to
-        ``[1e-7, 1 − 1e-7]``: no ``log(0)``).
+        binary cross-entropy of data in [0, 1] against a sigmoid output, **given its logits**
+        ``x_hat = h`` (the network's output before the sigmoid, ``logits=True`` in
+        :class:`~jaxclust.nets.Autoencoder`): ``softplus(h) − x·h``, exact where the sigmoid
+        saturates, with gradient ``σ(h) − x``.
 
     Returns:
       ``(B,)``, or ``(B, k)`` for an ensemble.
@@ -29,8 +31,7 @@ def reconstruction_error(x, x_hat, kind: str = "mse"):
     if x_hat.ndim == x.ndim + 1:
         x = x[None]
     if kind == "bce":
-        p = jnp.clip(x_hat, _BCE_EPS, 1.0 - _BCE_EPS)
-        err = -jnp.mean(x * jnp.log(p) + (1.0 - x) * jnp.log1p(-p), axis=-1)
+        err = jnp.mean(jnp.logaddexp(0.0, x_hat) - x * x_hat, axis=-1)
     else:
         sq = (x - x_hat) ** 2
         err = jnp.mean(sq, axis=-1) if kind == "mse" else jnp.sum(sq, axis=-1)
@@ -69,10 +70,10 @@ def dec_loss(p, q):
 def dcn_loss(x, x_hat, z, centroids, labels, lam: float, kind: str = "mse"):
     """DCN's per-sample objective ``ℓ(x̂, x) + (λ/2) ‖z − m_{s}‖²`` ``(B,)``.
 
-    x, x_hat: ``(B, d)``; z: ``(B, e)``; centroids: ``(k, e)``; labels: ``(B,)`` int, the
-    fixed assignment s. ``kind`` is the reconstruction error (see
-    :func:`reconstruction_error`; ``"mse"`` averages over features, so λ is relative to a
-    per-feature error).
+    x, x_hat: ``(B, d)`` (``x_hat`` logits for ``"bce"``); z: ``(B, e)``; centroids:
+    ``(k, e)``; labels: ``(B,)`` int, the fixed assignment s. ``kind`` is the reconstruction
+    error (see :func:`reconstruction_error`; ``"mse"`` averages over features, so λ is
+    relative to a per-feature error).
     """
     dist = jnp.sum((z - centroids[labels]) ** 2, axis=-1)
     return reconstruction_error(x, x_hat, kind) + 0.5 * lam * dist

@@ -27,7 +27,8 @@ class MLP(nn.Module):
     The last layer is linear unless ``final_activation`` is given. Input ``(..., d)``.
     ``compute_dtype``: ``"bfloat16"`` runs the layers in bfloat16 (parameters stay float32,
     the output is cast back to the input's dtype) — for accelerators with fast bfloat16 matmuls.
-    ``kernel_init``: a key of ``KERNEL_INITS``.
+    ``kernel_init``: a key of ``KERNEL_INITS``. ``__call__(h, train, logits=True)`` skips the
+    final activation (a loss that takes logits, e.g. binary cross-entropy, is then exact).
     """
 
     sizes: Sequence[int]
@@ -38,7 +39,7 @@ class MLP(nn.Module):
     kernel_init: str = "lecun_normal"
 
     @nn.compact
-    def __call__(self, h, train: bool = False):
+    def __call__(self, h, train: bool = False, logits: bool = False):
         if self.compute_dtype not in ("float32", "bfloat16"):
             raise ValueError(f"compute_dtype must be 'float32' or 'bfloat16', "
                              f"got {self.compute_dtype!r}")
@@ -51,7 +52,8 @@ class MLP(nn.Module):
                 if self.batch_norm:
                     h = nn.BatchNorm(use_running_average=not train, momentum=0.9)(h)
                 h = act(h)
-        return OUTPUT_ACTIVATIONS[self.final_activation](h).astype(in_dtype)
+        final = "none" if logits else self.final_activation
+        return OUTPUT_ACTIVATIONS[final](h).astype(in_dtype)
 
 
 class Autoencoder(nn.Module):
@@ -67,7 +69,9 @@ class Autoencoder(nn.Module):
       compute_dtype: ``"float32"`` or ``"bfloat16"`` (see :class:`MLP`).
       kernel_init: ``"lecun_normal"`` (flax's default) or ``"glorot_uniform"`` (Keras's).
 
-    ``__call__(x)`` returns ``(z, x_hat)``: ``(B, latent)`` and ``(B, d)``.
+    ``__call__(x)`` returns ``(z, x_hat)``: ``(B, latent)`` and ``(B, d)``; with
+    ``logits=True``, ``x_hat`` is the decoder's output before ``output_activation`` (what
+    :func:`~jaxclust.losses.reconstruction_error` takes for ``"bce"``).
     """
 
     n_features: int
@@ -98,25 +102,26 @@ class Autoencoder(nn.Module):
     def encode(self, x, train: bool = False):
         return self.encoder(x, train)
 
-    def decode(self, z, train: bool = False):
-        return self.decoder(z, train)
+    def decode(self, z, train: bool = False, logits: bool = False):
+        return self.decoder(z, train, logits)
 
-    def __call__(self, x, train: bool = False):
+    def __call__(self, x, train: bool = False, logits: bool = False):
         z = self.encode(x, train)
-        return z, self.decode(z, train)
+        return z, self.decode(z, train, logits)
 
 
-def forward(module: nn.Module, variables, x, train: bool = False, method=None):
-    """Apply ``module``; in training mode also return the updated BatchNorm statistics.
+def forward(module: nn.Module, variables, x, train: bool = False, method=None, **kwargs):
+    """Apply ``module`` (``kwargs`` passed on, e.g. ``logits``); in training mode also return
+    the updated BatchNorm statistics.
 
     Returns ``(outputs, variables)``: ``variables`` is unchanged unless ``train`` and the
     module has ``batch_stats``.
     """
     if train and "batch_stats" in variables:
         out, updates = module.apply(variables, x, train=True, method=method,
-                                    mutable=["batch_stats"])
+                                    mutable=["batch_stats"], **kwargs)
         return out, {**variables, **updates}
-    return module.apply(variables, x, train=False, method=method), variables
+    return module.apply(variables, x, train=False, method=method, **kwargs), variables
 
 
 def init_ensemble(key: jax.Array, module: nn.Module, k: int, x: jax.Array):
@@ -124,13 +129,14 @@ def init_ensemble(key: jax.Array, module: nn.Module, k: int, x: jax.Array):
     return jax.vmap(lambda kk: module.init(kk, x[:1]))(jax.random.split(key, k))
 
 
-def apply_ensemble(module: nn.Module, variables, x: jax.Array, train: bool = False):
-    """Apply each of the k stacked members to the same ``x`` ``(B, d)``.
+def apply_ensemble(module: nn.Module, variables, x: jax.Array, train: bool = False, **kwargs):
+    """Apply each of the k stacked members to the same ``x`` ``(B, d)`` (``kwargs`` as
+    :func:`forward`).
 
     Returns ``((z, x_hat), variables)`` with ``z`` ``(k, B, latent)`` and ``x_hat``
     ``(k, B, d)``.
     """
-    return jax.vmap(lambda v: forward(module, v, x, train))(variables)
+    return jax.vmap(lambda v: forward(module, v, x, train, **kwargs))(variables)
 
 
 def embed(module: nn.Module, variables, x: jax.Array) -> jax.Array:
@@ -145,7 +151,7 @@ def ensemble_errors(module: nn.Module, variables, x: jax.Array, kind: str,
     chunks of rows so the ``(k, n, d)`` reconstructions never exist at once."""
 
     def block_errors(xb):
-        (_, x_hat), _ = apply_ensemble(module, variables, xb)
+        (_, x_hat), _ = apply_ensemble(module, variables, xb, logits=kind == "bce")
         return reconstruction_error(xb, x_hat, kind)
 
     return rowwise(block_errors, x, block=chunk)

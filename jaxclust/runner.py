@@ -226,14 +226,20 @@ def fit_seeds(method: Method, keys: jax.Array, x, cfg, *, mesh: Mesh | None = No
 
 def check_inputs(cfg, x) -> None:
     """Raise ``ValueError`` when ``x`` cannot be what ``cfg`` reconstructs: a network trained
-    with binary cross-entropy (``loss="bce"``) needs data in [0, 1]; UMAP needs more points
-    than neighbours."""
+    with binary cross-entropy (``loss="bce"``) needs a sigmoid output and data in [0, 1]; UMAP
+    needs more points than neighbours."""
     for f in dataclasses.fields(cfg):
         if isinstance(getattr(cfg, f.name), umap.Config):
             getattr(cfg, f.name).check_size(x.shape[0], config.flat_name((f.name, "n_neighbors")))
-    bce = [config.flat_name((f.name, "loss")) for f in dataclasses.fields(cfg)
-           if isinstance(getattr(cfg, f.name), train.AEConfig)
-           and getattr(cfg, f.name).loss == "bce"]
+    bce_nets = {f.name: getattr(cfg, f.name) for f in dataclasses.fields(cfg)
+                if isinstance(getattr(cfg, f.name), train.AEConfig)
+                and getattr(cfg, f.name).loss == "bce"}
+    bce = [config.flat_name((name, "loss")) for name in bce_nets]
+    for name, ae in bce_nets.items():
+        if ae.output_activation != "sigmoid":
+            raise ValueError(f"{config.flat_name((name, 'loss'))} 'bce' (binary cross-entropy) "
+                             f"needs {config.flat_name((name, 'output_activation'))}='sigmoid', "
+                             f"got {ae.output_activation!r}")
     if bce:
         lo, hi = float(jnp.min(x)), float(jnp.max(x))
         if lo < 0.0 or hi > 1.0:

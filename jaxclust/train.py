@@ -133,7 +133,7 @@ def ae_train_step(cfg: AEConfig, n_features: int, state: TrainState, batch: jax.
 
     def loss_fn(params):
         (_, x_hat), variables = nets.forward(module, {**state.variables, "params": params},
-                                             inputs, train=True)
+                                             inputs, train=True, logits=cfg.loss == "bce")
         return jnp.mean(reconstruction_error(batch, x_hat, cfg.loss)), variables
 
     return apply_gradients(state, loss_fn, optax.adam(cfg.lr))

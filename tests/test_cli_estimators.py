@@ -238,9 +238,10 @@ def test_dac_estimator():
     np.testing.assert_array_equal(proba.argmax(1), est.labels_)
 
 
-def test_bce_networks_refuse_data_outside_the_unit_interval(tmp_path):
+def test_bce_networks_refuse_data_outside_the_unit_interval(tmp_path, capsys):
     """k-DAE/DAMIC's experts default to sigmoid outputs trained with BCE: on data outside
-    [0, 1] that fit cannot mean anything, so it is refused by name before training."""
+    [0, 1] that fit cannot mean anything, so it is refused by name before training; so is
+    BCE on a linear output."""
     from sklearn.datasets import make_blobs
 
     from jaxclust.estimators import DAMIC
@@ -248,9 +249,12 @@ def test_bce_networks_refuse_data_outside_the_unit_interval(tmp_path):
     x = make_blobs(200, 10, centers=3, random_state=0)[0]
     with pytest.raises(ValueError, match=r"member_loss 'bce'.*needs data in \[0, 1\]"):
         DAMIC(n_clusters=3).fit(x)
-    assert cli.main(["fit", "aekm", "--dataset", "digits", "--subset", "50", "--ae-loss",
-                     "bce", "--pretrain-epochs", "1", "--no-plot", "--no-progress",
-                     "--out", str(tmp_path)]) == 0
+    args = ["fit", "aekm", "--dataset", "digits", "--subset", "50", "--ae-loss", "bce",
+            "--pretrain-epochs", "1", "--no-plot", "--no-progress", "--out", str(tmp_path)]
+    assert cli.main(args) != 0
+    assert "ae_loss 'bce' (binary cross-entropy) needs ae_output_activation='sigmoid'" in (
+        capsys.readouterr().err)
+    assert cli.main([*args, "--ae-output-activation", "sigmoid"]) == 0
 
 
 def test_divergence_is_an_error_in_the_cli_and_a_warning_in_the_estimator(tmp_path, capsys):

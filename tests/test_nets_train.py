@@ -33,11 +33,23 @@ def test_reconstruction_error_against_numpy():
     g = jax.grad(lambda h: reconstruction_error(f32(x), h, "norm").sum())(f32(x))
     assert np.isfinite(g).all() and float(jnp.abs(g).max()) == 0.0
     bce = -(x[None] * np.log(xh) + (1 - x[None]) * np.log(1 - xh)).mean(-1).T
-    np.testing.assert_allclose(reconstruction_error(f32(x), f32(xh), "bce"), bce, rtol=1e-5)
-    # Saturated outputs give a finite (clipped) BCE, not inf.
-    assert np.isfinite(reconstruction_error(f32(x), jnp.zeros((5, 7)), "bce")).all()
+    logits = np.log(xh) - np.log1p(-xh)
+    np.testing.assert_allclose(reconstruction_error(f32(x), f32(logits), "bce"), bce, rtol=1e-5)
     with pytest.raises(ValueError, match="kind must be one of"):
         reconstruction_error(f32(x), f32(xh[0]), "l1")
+
+
+def test_bce_from_logits_is_exact_where_the_sigmoid_saturates():
+    # σ(±40) rounds to 0 or 1 in float32: a BCE of probabilities is inf (or, clipped, has a zero
+    # gradient); from logits it equals float64 softplus(h) − x·h, with gradient (σ(h) − x) / d.
+    x = np.array([[0.0, 1.0, 0.3, 1.0]])
+    h = np.array([[40.0, -40.0, 40.0, 40.0]])
+    ref = (np.logaddexp(0.0, h) - x * h).mean(-1)
+    f32 = lambda a: jnp.asarray(a, jnp.float32)  # noqa: E731
+    np.testing.assert_allclose(reconstruction_error(f32(x), f32(h), "bce"), ref, rtol=1e-6)
+    g = jax.grad(lambda v: reconstruction_error(f32(x), v, "bce").sum())(f32(h))
+    np.testing.assert_allclose(g, (1 / (1 + np.exp(-h)) - x) / 4, atol=1e-7)
+    assert float(jnp.abs(g[0, 0])) == pytest.approx(0.25)  # the wrong side still learns
 
 
 def test_autoencoder_shapes_and_mirror():

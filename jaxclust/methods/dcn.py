@@ -74,7 +74,7 @@ def train_step(state: State, batch: jax.Array, cfg: Config):
 
     def loss_fn(params):
         (z, x_hat), variables = nets.forward(module, {**state.variables, "params": params},
-                                             batch, train=True)
+                                             batch, train=True, logits=cfg.ae.loss == "bce")
         # s: the nearest centroid for the current network, held fixed for this step.
         labels = kmeans.nearest(jax.lax.stop_gradient(z), state.centroids)
         loss = dcn_loss(batch, x_hat, z, state.centroids, labels, cfg.lam, cfg.ae.loss)
@@ -106,7 +106,7 @@ def objective(state: State, x: jax.Array, cfg: Config) -> jax.Array:
     module = cfg.ae.module(x.shape[1])
 
     def per_point(rows):
-        z, x_hat = module.apply(state.variables, rows)
+        z, x_hat = module.apply(state.variables, rows, logits=cfg.ae.loss == "bce")
         labels = kmeans.nearest(z, state.centroids)
         return dcn_loss(rows, x_hat, z, state.centroids, labels, cfg.lam, cfg.ae.loss)
 

@@ -104,7 +104,8 @@ def train_step(state: State, batch, cfg: Config):
     def loss_fn(trainable):
         variables = {**state.variables, "params": trainable["params"]}
         if cfg.idec:
-            (z, x_hat), variables = nets.forward(module, variables, x_b, train=True)
+            (z, x_hat), variables = nets.forward(module, variables, x_b, train=True,
+                                                 logits=cfg.ae.loss == "bce")
         else:
             z, variables = nets.forward(module, variables, x_b, train=True, method=module.encode)
         q = soft_assignment(z, trainable["centroids"], cfg.alpha)

@@ -88,7 +88,7 @@ def loss(params, variables, module, x: jax.Array, cfg: Config, alpha, train: boo
     statistics), and the updated variables."""
     ae_params, reps = params
     (z, x_hat), variables = nets.forward(module, {**variables, "params": ae_params}, x,
-                                         train=train)
+                                         train=train, logits=cfg.ae.loss == "bce")
     return (reconstruction_error(x, x_hat, cfg.ae.loss)
             + cfg.lam * soft_kmeans(z, reps, alpha)), variables
 

@@ -66,7 +66,8 @@ class VAE(nn.Module):
     """The pre-training's autoencoder with a second (log-variance) encoder head.
 
     ``__call__(x, eps)`` returns ``(mean, log_var, x_hat)`` — ``(B, latent)`` twice and the
-    decoding ``(B, d)`` of ``z = mean + exp(log_var / 2) · eps``. The trunk, ``mean`` and
+    decoding ``(B, d)`` of ``z = mean + exp(log_var / 2) · eps`` (before the output activation
+    with ``logits=True``). The trunk, ``mean`` and
     ``decoder`` have the parameter layout of :class:`~jaxclust.nets.Autoencoder`'s encoder
     and decoder, so pre-trained weights drop in (:func:`vae_params`).
     """
@@ -93,9 +94,9 @@ class VAE(nn.Module):
         h = nets.ACTIVATIONS[self.activation](self.trunk(x))
         return self.mean(h), jnp.clip(self.log_var(h), _LOG_VAR_MIN, _LOG_VAR_MAX)
 
-    def __call__(self, x, eps):
+    def __call__(self, x, eps, logits: bool = False):
         mean, log_var = self.encode(x)
-        return mean, log_var, self.decoder(mean + jnp.exp(0.5 * log_var) * eps)
+        return mean, log_var, self.decoder(mean + jnp.exp(0.5 * log_var) * eps, logits=logits)
 
 
 def module(cfg: Config, n_features: int) -> VAE:
@@ -135,8 +136,9 @@ def log_joint(z: jax.Array, prior: Prior) -> jax.Array:
 
 def neg_elbo(x, x_hat, mean, log_var, z, prior: Prior, kind: str) -> jax.Array:
     """The per-point negative ELBO ``(B,)`` (module doc) of a batch ``x`` ``(B, d)``, its
-    decoding ``x_hat``, the encoder's ``mean``/``log_var`` and the sample ``z`` ``(B, latent)``;
-    ``kind``: ``"bce"`` (Bernoulli decoder) or ``"mse"``/``"sse"`` (½‖x − x̂‖² + const)."""
+    decoding ``x_hat`` (logits for ``"bce"``), the encoder's ``mean``/``log_var`` and the
+    sample ``z`` ``(B, latent)``; ``kind``: ``"bce"`` (Bernoulli decoder) or ``"mse"``/``"sse"``
+    (½‖x − x̂‖² + const)."""
     if kind == "bce":
         nll = x.shape[-1] * reconstruction_error(x, x_hat, "bce")
     else:
@@ -154,7 +156,7 @@ def neg_elbo(x, x_hat, mean, log_var, z, prior: Prior, kind: str) -> jax.Array:
 def loss(params, vae: VAE, x: jax.Array, eps: jax.Array, kind: str) -> jax.Array:
     """Per-point negative ELBO ``(B,)`` of ``params = (vae_params, prior)`` with noise ``eps``."""
     vae_params, prior = params
-    mean, log_var, x_hat = vae.apply({"params": vae_params}, x, eps)
+    mean, log_var, x_hat = vae.apply({"params": vae_params}, x, eps, logits=kind == "bce")
     return neg_elbo(x, x_hat, mean, log_var, mean + jnp.exp(0.5 * log_var) * eps, prior, kind)
 
 
