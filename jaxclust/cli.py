@@ -88,6 +88,11 @@ def _common_options(p: argparse.ArgumentParser) -> None:
                    help=f"one of {', '.join(data.NAMES)}, or a path to a .npy/.npz/.csv file")
     g.add_argument("--data-dir", default=None,
                    help="folder with the raw data files (default: $JAXCLUST_DATA)")
+    g.add_argument("--source", choices=("raw", "tfds"), default="raw",
+                   help="raw: the original files in --data-dir; tfds: a tensorflow-datasets "
+                        "folder (--data-dir, else tfds's default) holding mnist or "
+                        "fashion_mnist prepared beforehand (needs jaxclust[tfds]; never "
+                        "downloads)")
     g.add_argument("--label-column", default=None, help="label column of a .csv file")
     g.add_argument("--subset", type=int, default=None,
                    help="use this many random samples (drawn with --seed)")
@@ -155,8 +160,8 @@ def _load(args):
     from jaxclust import data
 
     return data.load(args.dataset, data_dir=args.data_dir, subset=args.subset,
-                     seed=args.seed, label_column=args.label_column, r_min=args.r_min,
-                     value_range=args.value_range)
+                     seed=args.seed, source=args.source, label_column=args.label_column,
+                     r_min=args.r_min, value_range=args.value_range)
 
 
 def cmd_fit(args) -> int:
@@ -348,7 +353,7 @@ def main(argv=None) -> int:
     args.argv = None if argv is None else list(argv)
     try:
         return {"fit": cmd_fit, "select-k": cmd_select_k}[args.command](args)
-    except (ValueError, TypeError, FileNotFoundError) as err:
+    except (ValueError, TypeError, FileNotFoundError, ImportError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     except TrainingDiverged as err:

@@ -58,7 +58,8 @@ def load(
       subset: keep this many samples, drawn at random without replacement with ``seed``.
       seed: seed of the subset draw and of the ``synthetic`` generator.
       source: ``"raw"`` (read the files) or ``"tfds"`` (tensorflow-datasets, optional;
-        ``mnist`` and ``fashion_mnist`` only).
+        ``mnist`` and ``fashion_mnist`` only, prepared beforehand: nothing is downloaded;
+        ``data_dir`` is then tfds's folder).
       n, k: size and number of clusters of ``synthetic``.
       label_column: for ``.csv`` files, the header name of the label column, if any.
       r_min: make the set imbalanced with :func:`imbalanced` (after ``subset``, same
@@ -324,6 +325,9 @@ def _is_number(s: str) -> bool:
 
 
 def _load_tfds(name: str, data_dir):
+    """``mnist``/``fashion_mnist`` from a tensorflow-datasets folder (``data_dir``, else
+    tfds's default) that already holds them prepared: never downloads. Files prepared as
+    ``array_record`` are read without TensorFlow; tfds's default ``tfrecord`` needs it."""
     try:
         import tensorflow_datasets as tfds
     except ImportError as err:
@@ -333,6 +337,26 @@ def _load_tfds(name: str, data_dir):
         ) from err
     if name not in ("mnist", "fashion_mnist"):
         raise ValueError(f"source='tfds' supports mnist and fashion_mnist, not {name!r}")
-    batch = tfds.as_numpy(tfds.load(name, split="train+test", batch_size=-1, data_dir=data_dir))
-    x = batch["image"].reshape(len(batch["label"]), -1).astype(np.float32) / 255.0
-    return x, batch["label"].astype(np.int64)
+    builder = tfds.builder(name, data_dir=data_dir)
+    if not builder.is_prepared():
+        raise FileNotFoundError(
+            f"tensorflow-datasets has no prepared {name!r} under {builder.data_dir} and "
+            f"jaxclust never downloads: prepare it on a machine with internet (`tfds build "
+            f"{name} --data_dir DIR --file_format array_record`) and pass data_dir=DIR, or use "
+            "source='raw' with the original files")
+    if str(getattr(builder.info.file_format, "value", "")) == "array_record":
+        rows = [row for split in ("train", "test")
+                for row in builder.as_data_source(split=split)]
+        images = np.stack([row["image"] for row in rows])
+        labels = np.array([row["label"] for row in rows])
+    else:
+        try:
+            batch = tfds.as_numpy(builder.as_dataset(split="train+test", batch_size=-1))
+        except ImportError as err:
+            raise ImportError(
+                f"{name!r} is prepared as tfrecord files, which tensorflow-datasets reads "
+                "only with TensorFlow: pip install tensorflow-cpu, or prepare it again with "
+                "--file_format array_record") from err
+        images, labels = batch["image"], batch["label"]
+    x = images.reshape(len(labels), -1).astype(np.float32) / 255.0
+    return x, labels.astype(np.int64)

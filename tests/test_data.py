@@ -170,3 +170,54 @@ def test_sparse_input_is_refused_by_name():
 
     with pytest.raises(TypeError, match=r"sparse input is not supported: pass x.toarray\(\)"):
         check_data(sparse.random(5, 4, density=0.5, format="csr"))
+
+
+class _FakeTfds:
+    """The slice of tensorflow-datasets that ``source="tfds"`` uses; any download fails."""
+
+    def __init__(self, prepared: bool, rows: list[dict]):
+        self.prepared, self.rows = prepared, rows
+
+    def builder(self, name, data_dir=None):
+        fake, folder = self, f"{data_dir}/{name}/3.0.1"
+
+        class Builder:
+            data_dir = folder
+            info = type("Info", (), {"file_format": type("F", (), {"value": "array_record"})})
+
+            def is_prepared(self):
+                return fake.prepared
+
+            def as_data_source(self, split):
+                return fake.rows[:2] if split == "train" else fake.rows[2:]
+
+            def download_and_prepare(self, *args, **kwargs):
+                raise AssertionError("jaxclust must never download")
+
+        return Builder()
+
+
+def test_tfds_source_never_downloads_and_reads_array_record(monkeypatch, tmp_path, capsys):
+    import sys
+
+    from jaxclust import cli
+
+    rng = np.random.default_rng(0)
+    rows = [{"image": rng.integers(0, 256, (28, 28, 1), dtype=np.uint8), "label": i % 10}
+            for i in range(3)]
+    monkeypatch.setitem(sys.modules, "tensorflow_datasets", _FakeTfds(False, rows))
+    with pytest.raises(FileNotFoundError, match="never downloads.*tfds build mnist"):
+        data.load("mnist", source="tfds", data_dir=str(tmp_path))
+    assert cli.main(["fit", "kmeans", "--dataset", "mnist", "--source", "tfds",
+                     "--data-dir", str(tmp_path), "--no-plot", "--out", str(tmp_path)]) == 2
+    assert "never downloads" in capsys.readouterr().err
+    monkeypatch.setitem(sys.modules, "tensorflow_datasets", _FakeTfds(True, rows))
+    x, y = data.load("fashion_mnist", source="tfds", data_dir=str(tmp_path))
+    assert x.shape == (3, 784) and x.dtype == np.float32
+    np.testing.assert_allclose(x[2], rows[2]["image"].ravel() / 255.0, rtol=1e-6)
+    np.testing.assert_array_equal(y, [0, 1, 2])
+    with pytest.raises(ValueError, match="supports mnist and fashion_mnist"):
+        data.load("usps", source="tfds")
+    monkeypatch.setitem(sys.modules, "tensorflow_datasets", None)  # not installed
+    with pytest.raises(ImportError, match=r"pip install 'jaxclust\[tfds\]'"):
+        data.load("mnist", source="tfds")
