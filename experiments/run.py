@@ -182,7 +182,7 @@ def run_seed(opts, table: str, cell: str, spec: dict, x, y, seed: int, command: 
                                          opts.cache, pretrain.phase_config(cfg), xj, keys))
             extra.update(aekm_metrics=metrics.evaluate(y, np.asarray(start.labels[0])))
         if method.epochs(cfg):
-            extra.update(cluster_epochs=res.epochs - cfg.ae.epochs * method.pretrains)
+            extra.update(cluster_epochs=res.epochs - (cfg.ae.epochs if method.pretrains else 0))
         if trace:
             extra.update(progression=trace.finish(f"progression_{stem}.png"))
         if method.reconstruct is not None:
