@@ -143,6 +143,7 @@ def run_seed(opts, table: str, cell: str, spec: dict, x, y, seed: int, command: 
         cfg = config.build(method, n_clusters=k, **spec.get("config", {}))
         keys = runner.seed_keys(seed, 1)
         cache = ckpts = trace = None
+        pre_epochs = cfg.ae.epochs if method.pretrains else 0
         if method.pretrains:
             cache = store.pretrain_cache(opts.cache, pretrain.phase_config(cfg), xj, keys)
             extra.update(pretrained_ae=cache.directory.name)
@@ -155,8 +156,7 @@ def run_seed(opts, table: str, cell: str, spec: dict, x, y, seed: int, command: 
             digest = hashlib.sha1(repr(cfg).encode()).hexdigest()[:10]
             ckpts = store.Checkpoints(Path(opts.cache) / f"{stem}_{digest}", cfg)
             if ckpts.latest_step() is not None:
-                extra.update(resumed_at_epoch=ckpts.latest_step()
-                             - cfg.ae.epochs * method.pretrains)
+                extra.update(resumed_at_epoch=ckpts.latest_step() - pre_epochs)
 
         def hook(phase, epoch, total, losses, state):
             if trace:
@@ -182,7 +182,7 @@ def run_seed(opts, table: str, cell: str, spec: dict, x, y, seed: int, command: 
                                          opts.cache, pretrain.phase_config(cfg), xj, keys))
             extra.update(aekm_metrics=metrics.evaluate(y, np.asarray(start.labels[0])))
         if method.epochs(cfg):
-            extra.update(cluster_epochs=res.epochs - (cfg.ae.epochs if method.pretrains else 0))
+            extra.update(cluster_epochs=res.epochs - pre_epochs)
         if trace:
             extra.update(progression=trace.finish(f"progression_{stem}.png"))
         if method.reconstruct is not None:
