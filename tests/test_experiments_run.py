@@ -52,6 +52,8 @@ def test_runner_writes_records_shares_the_pretraining_and_skips_finished_seeds(t
                        f"config = {{{AE}}}"],
         "dec_blobs": ['method = "dec"', f'dataset = "{blobs}"', 'chosen_by = "default"',
                       f"config = {{{AE}, clustering_epochs = 2}}"],
+        "rim_blobs": ['method = "rim"', f'dataset = "{blobs}"', 'chosen_by = "default"',
+                      "config = {hidden = [8], clustering_epochs = 2}"],
         "aekm_unit": ['method = "aekm"', f'dataset = "{unit}"', 'chosen_by = "labels"',
                       f'config = {{{AE}, ae_activation = "elu", ae_batch_norm = true, '
                       'ae_output_activation = "sigmoid", ae_loss = "bce"}']})
@@ -73,6 +75,8 @@ def test_runner_writes_records_shares_the_pretraining_and_skips_finished_seeds(t
     assert dec["extra"]["aekm_metrics"] == ae["metrics"]
     assert (tmp_path / "cache" / ae["extra"]["pretrained_ae"] / "2").is_dir()
     assert dec["epochs"] == 4 and np.isfinite(dec["objective"])
+    rim = _rec(results, "t", "rim_blobs")  # no pre-training phase
+    assert rim["extra"]["cluster_epochs"] == 2 and "pretrained_ae" not in rim["extra"]
 
     # a finished seed is skipped, not run again
     path = results / "t" / "kmeans_blobs" / "seed0.json"
