@@ -85,7 +85,9 @@ def _common_options(p: argparse.ArgumentParser) -> None:
 
     g = p.add_argument_group("run")
     g.add_argument("--dataset", default="digits",
-                   help=f"one of {', '.join(data.NAMES)}, or a path to a .npy/.npz/.csv file")
+                   help=f"one of {', '.join(data.NAMES)}, mnist8m:N (N deformed MNIST "
+                        "digits, generated once into $JAXCLUST_CACHE), or a path to a "
+                        ".npy/.npz/.csv file")
     g.add_argument("--data-dir", default=None,
                    help="folder with the raw data files (default: $JAXCLUST_DATA)")
     g.add_argument("--source", choices=("raw", "tfds"), default="raw",

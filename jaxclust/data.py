@@ -8,8 +8,11 @@ files in a data directory (argument ``data_dir``, else ``$JAXCLUST_DATA``), laid
     <data_dir>/usps/usps.h5
     <data_dir>/20newsgroups/20news-bydate.tar.gz
 
-Any other ``name`` that is a path to a ``.npy``, ``.npz`` (arrays ``x``, optional ``y``) or
-``.csv`` file loads that file. Nothing is downloaded, and no file is ever unpickled.
+``mnist8m:N`` is N deformed MNIST digits (:mod:`jaxclust.deformed`, generated from the raw
+MNIST files once, deterministically, and kept as a uint8 ``.npy`` under ``$JAXCLUST_CACHE``,
+else ``~/.cache/jaxclust``). Any other ``name`` that is a path to a ``.npy``, ``.npz``
+(arrays ``x``, optional ``y``) or ``.csv`` file loads that file. Nothing is downloaded, and
+no file is ever unpickled.
 """
 from __future__ import annotations
 
@@ -25,6 +28,7 @@ from jaxclust.validation import check_data, check_labels, check_n_clusters
 BUILTIN = ("digits", "synthetic")
 RAW = ("mnist", "fashion_mnist", "usps", "20news")
 NAMES = BUILTIN + RAW
+DEFORMED = "mnist8m:"
 _FOLDERS = {"mnist": "mnist", "fashion_mnist": "fashion-mnist", "usps": "usps",
             "20news": "20newsgroups"}
 _MNIST_FILES = (
@@ -52,7 +56,8 @@ def load(
 
     Args:
       name: one of ``digits``, ``synthetic``, ``mnist``, ``fashion_mnist``, ``usps``,
-        ``20news``, or a path to a ``.npy``/``.npz``/``.csv`` file.
+        ``20news``, ``mnist8m:N`` (N deformed MNIST digits), or a path to a
+        ``.npy``/``.npz``/``.csv`` file.
       data_dir: folder holding the raw files (see the module docstring); defaults to
         ``$JAXCLUST_DATA``. Unused by the built-in sets.
       subset: keep this many samples, drawn at random without replacement with ``seed``.
@@ -79,6 +84,9 @@ def load(
         x, y = _load_digits()
     elif name == "synthetic":
         x, y = make_synthetic(n=n, k=k, seed=seed)
+    elif name.startswith(DEFORMED):
+        x, y = _load_deformed(name, data_dir)
+        x = x.astype(np.float32) / 255.0
     elif name in RAW:
         folder = _resolve_dir(name, data_dir)
         x, y = {"mnist": _load_idx_pair, "fashion_mnist": _load_idx_pair,
@@ -322,6 +330,28 @@ def _is_number(s: str) -> bool:
         return True
     except ValueError:
         return False
+
+
+def deformed_path(n: int) -> Path:
+    """Where ``mnist8m:n`` is kept: ``$JAXCLUST_CACHE``, else ``~/.cache/jaxclust``."""
+    root = os.environ.get("JAXCLUST_CACHE") or Path.home() / ".cache" / "jaxclust"
+    return Path(root) / f"mnist8m_{n}.npy"
+
+
+def _load_deformed(name: str, data_dir):
+    """``mnist8m:N`` → uint8 ``(N, 784)`` and int64 ``(N,)``, memory-mapped; generated on
+    first use (seed 0, :func:`jaxclust.deformed.generate`)."""
+    count = name[len(DEFORMED):].replace("_", "")
+    if not count.isdigit() or int(count) < 1:
+        raise ValueError(f"{name!r}: the size after {DEFORMED!r} must be a positive integer, "
+                         "e.g. mnist8m:1000000")
+    from jaxclust import deformed
+
+    def sources():
+        x, y = _load_idx_pair(_resolve_dir("mnist", data_dir))
+        return np.round(x * 255.0).astype(np.uint8), y
+
+    return deformed.generate(deformed_path(int(count)), int(count), sources)
 
 
 def _load_tfds(name: str, data_dir):
