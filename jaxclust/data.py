@@ -85,7 +85,11 @@ def load(
     elif name == "synthetic":
         x, y = make_synthetic(n=n, k=k, seed=seed)
     elif name.startswith(DEFORMED):
-        x, y = _load_deformed(name, data_dir)
+        count = name[len(DEFORMED):].replace("_", "")
+        if not count.isdigit() or int(count) < 1:
+            raise ValueError(f"{name!r}: the size after {DEFORMED!r} must be a positive "
+                             "integer, e.g. mnist8m:1000000")
+        x, y = deformed_mnist(int(count), data_dir)
         x = x.astype(np.float32) / 255.0
     elif name in RAW:
         folder = _resolve_dir(name, data_dir)
@@ -338,20 +342,17 @@ def deformed_path(n: int) -> Path:
     return Path(root) / f"mnist8m_{n}.npy"
 
 
-def _load_deformed(name: str, data_dir):
-    """``mnist8m:N`` → uint8 ``(N, 784)`` and int64 ``(N,)``, memory-mapped; generated on
-    first use (seed 0, :func:`jaxclust.deformed.generate`)."""
-    count = name[len(DEFORMED):].replace("_", "")
-    if not count.isdigit() or int(count) < 1:
-        raise ValueError(f"{name!r}: the size after {DEFORMED!r} must be a positive integer, "
-                         "e.g. mnist8m:1000000")
+def deformed_mnist(n: int, data_dir=None) -> tuple[np.ndarray, np.ndarray]:
+    """``mnist8m:n``, memory-mapped read-only: uint8 ``(n, 784)`` and int64 ``(n,)``;
+    generated on first use from the raw MNIST files in ``data_dir`` (seed 0,
+    :func:`jaxclust.deformed.generate`) and kept at :func:`deformed_path`."""
     from jaxclust import deformed
 
     def sources():
         x, y = _load_idx_pair(_resolve_dir("mnist", data_dir))
         return np.round(x * 255.0).astype(np.uint8), y
 
-    return deformed.generate(deformed_path(int(count)), int(count), sources)
+    return deformed.generate(deformed_path(n), n, sources)
 
 
 def _load_tfds(name: str, data_dir):
