@@ -1,7 +1,9 @@
-"""k-means in JAX: k-means++ seeding, Lloyd iterations, restarts, DCN's online update.
+"""k-means in JAX: k-means++ seeding, Lloyd iterations, restarts, DCN's online update,
+mini-batch k-means for data on the host.
 
-Every function is pure and shape-static, so ``kmeans`` can sit inside ``jax.jit`` and be
-``jax.vmap``-ed over PRNG keys (one k-means per seed).
+Every function but :func:`minibatch_kmeans` (a host loop over jitted steps) is pure and
+shape-static, so ``kmeans`` can sit inside ``jax.jit`` and be ``jax.vmap``-ed over PRNG keys
+(one k-means per seed).
 """
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from jaxclust.blocks import rowwise
 
@@ -210,3 +213,55 @@ def online_update(centroids: jax.Array, counts: jax.Array, z: jax.Array,
     sums = one_hot.T @ z
     new = (counts[:, None] * centroids + sums) / jnp.maximum(new_counts, 1e-12)[:, None]
     return jnp.where((n_j > 0)[:, None], new, centroids), new_counts
+
+
+@jax.jit
+def _minibatch_step(centroids, counts, batch):
+    return online_update(centroids, counts, batch, nearest(batch, centroids))
+
+
+@jax.jit
+def _labels_and_inertia(rows, centroids):
+    labels = nearest(rows, centroids)
+    return labels, inertia(rows, centroids, labels)
+
+
+def minibatch_kmeans(key: jax.Array, x, k: int, batch_size: int = 1024, n_steps: int = 300,
+                     init_size: int | None = None, block: int = 65_536) -> KMeansResult:
+    """Mini-batch k-means (Sculley 2010), for data beyond what full Lloyd passes afford or
+    that stays on the host: ``x`` ``(n, d)`` may be a numpy array or memory map, and only
+    the rows drawn (or one ``block`` of rows at the end) are on the device at a time.
+
+    k-means++ on ``init_size`` rows drawn at random (default ``3 · batch_size``, at least k);
+    then ``n_steps`` steps, each on ``batch_size`` rows drawn at random: every row goes to
+    its nearest centroid, and each centroid becomes the running mean of all rows it has been
+    given (:func:`online_update`, counts from 0: Sculley's per-centre rate 1/count). A
+    centroid that is never given a row stays at its seed. Final labels and inertia from one
+    pass over ``x`` in blocks. Deterministic under ``key``.
+
+    Returns ``KMeansResult`` (``n_iter`` = ``n_steps``).
+    """
+    n = x.shape[0]
+    if not 1 <= k <= n:
+        raise ValueError(f"k must be in [1, n = {n}], got {k}")
+    if batch_size < 1 or n_steps < 0:
+        raise ValueError(f"batch_size must be >= 1 and n_steps >= 0, got {batch_size}, "
+                         f"{n_steps}")
+
+    def drawn(index):  # the rows at ``index`` (sorted: a memory map reads them in order)
+        return jnp.asarray(x[np.sort(np.asarray(index))], jnp.float32)
+
+    key_init, key_seed, key_steps = jax.random.split(key, 3)
+    m = min(n, max(k, init_size or 3 * batch_size))
+    centroids = kmeans_plusplus(key_seed, drawn(jax.random.choice(key_init, n, (m,), False)), k)
+    counts = jnp.zeros((k,), jnp.float32)
+    for step in range(n_steps):
+        index = jax.random.randint(jax.random.fold_in(key_steps, step), (batch_size,), 0, n)
+        centroids, counts = _minibatch_step(centroids, counts, drawn(index))
+    labels, total = [], jnp.zeros((), jnp.float32)
+    for start in range(0, n, block):
+        lab, part = _labels_and_inertia(jnp.asarray(x[start:start + block], jnp.float32),
+                                        centroids)
+        labels.append(lab)
+        total = total + part
+    return KMeansResult(centroids, jnp.concatenate(labels), total, jnp.asarray(n_steps))

@@ -139,3 +139,20 @@ def test_lloyd_step_in_blocks_equals_one_pass(monkeypatch):
     np.testing.assert_array_equal(np.asarray(blocked[1]), np.asarray(whole[1]))
     np.testing.assert_allclose(np.asarray(blocked[0]), np.asarray(whole[0]), rtol=1e-5,
                                atol=1e-6)
+
+
+def test_minibatch_kmeans_close_to_lloyd_and_the_same_from_a_memory_map(tmp_path):
+    x, _ = data.load("digits")
+    key = jax.random.key(0)
+    res = km.minibatch_kmeans(key, x, 10, batch_size=256, n_steps=300)
+    lloyd = km.kmeans(key, x, 10, n_init=1)
+    assert float(res.inertia) <= 1.02 * float(lloyd.inertia)  # measured 1.002
+    np.testing.assert_allclose(res.inertia, km.inertia(x, res.centroids, res.labels), rtol=1e-5)
+    np.testing.assert_array_equal(res.labels, km.nearest(x, res.centroids))
+    np.save(tmp_path / "x.npy", x)
+    mapped = km.minibatch_kmeans(key, np.load(tmp_path / "x.npy", mmap_mode="r"), 10,
+                                 batch_size=256, n_steps=300, block=500)
+    np.testing.assert_allclose(mapped.centroids, res.centroids, rtol=1e-6)
+    np.testing.assert_array_equal(mapped.labels, res.labels)
+    with pytest.raises(ValueError, match="k must be in"):
+        km.minibatch_kmeans(key, x[:5], 10)
