@@ -6,7 +6,7 @@ from jax.test_util import check_grads
 from scipy.special import logsumexp
 
 from jaxclust import config, metrics, runner
-from jaxclust.methods import get
+from jaxclust.methods import get, pretrain
 from jaxclust.methods.dkm import soft_kmeans
 
 
@@ -53,10 +53,7 @@ def test_dkm_keeps_its_kmeans_start_on_digits():
                        pretrain_epochs=30, pretrain_batch_size=64, n_init=5,
                        clustering_epochs=10, clustering_batch_size=64)
     res = runner.fit_seeds(method, runner.seed_keys(0, 1), x, cfg)
-    start = runner.fit_seeds(get("aekm"), runner.seed_keys(0, 1), x,
-                             config.build(get("aekm"), **{k: v for k, v in config.flatten(
-                                 cfg).items() if k in {p.name for p in config.params(
-                                     get("aekm"))}}))
+    start = runner.fit_seeds(get("aekm"), runner.seed_keys(0, 1), x, pretrain.phase_config(cfg))
     nmi = metrics.evaluate(y, np.asarray(res.labels[0]))["nmi"]
     nmi_start = metrics.evaluate(y, np.asarray(start.labels[0]))["nmi"]
     assert nmi > nmi_start - 0.05 and nmi > 0.6
