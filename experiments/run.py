@@ -7,16 +7,17 @@
 A table is a config file, ``experiments/configs/<table>.toml`` (or a path to one): it opens
 with its command and the published numbers, then lists its cells, each a method, a data set
 (with optional ``r_min``/``subset``/``value_range``), its flat parameters
-(:mod:`jaxclust.config`, the same names as ``jaxclust fit METHOD --help``), ``chosen_by``
-and the source's numbers. A seed whose record (``results/<table>/<cell>/seed<k>.json``,
-:mod:`jaxclust.record`; its labels beside it in ``seed<k>.labels.npz``) exists is skipped,
-so a table fills up over several sittings. Each seed is one call of the runner
-(:func:`jaxclust.runner.fit_seeds`). Autoencoder pre-training is checkpointed every
-``--checkpoint-every`` epochs in a ``--cache`` folder
+(:mod:`jaxclust.config`, the same names as ``jaxclust fit METHOD --help``) over an optional
+``preset`` (default ``paper``), ``chosen_by`` and the source's numbers. A seed whose record
+(``results/<table>/<cell>/seed<k>.json``, :mod:`jaxclust.record`; its labels beside it in
+``seed<k>.labels.npz``) exists is skipped, so a table fills up over several sittings. Each
+seed is one call of the runner (:func:`jaxclust.runner.fit_seeds`). Autoencoder pre-training
+is checkpointed every ``--checkpoint-every`` epochs in a ``--cache`` folder
 (:func:`jaxclust.store.pretrain_cache`) shared by the cells with the same (data, seed, pre-
 training config) — the papers do the same (one pre-training, several clustering heads); the
 clustering phase is checkpointed there too, so a run cut off mid-way resumes where it
-stopped. ``python experiments/report.py`` then builds RESULTS.md.
+stopped.
+``python experiments/report.py`` then builds RESULTS.md.
 """
 from __future__ import annotations
 
@@ -140,7 +141,8 @@ def run_seed(opts, table: str, cell: str, spec: dict, x, y, seed: int, command: 
                                     random_state=seed, n_jobs=1).fit_predict(x)
     else:
         method = get(spec["method"])
-        cfg = config.build(method, n_clusters=k, **spec.get("config", {}))
+        cfg = config.build(method, spec.get("preset", "paper"), n_clusters=k,
+                           **spec.get("config", {}))
         keys = runner.seed_keys(seed, 1)
         cache = ckpts = trace = None
         pre_epochs = cfg.ae.epochs if method.pretrains else 0
@@ -194,7 +196,7 @@ def run_seed(opts, table: str, cell: str, spec: dict, x, y, seed: int, command: 
     return record.make(
         method=spec["method"], dataset=spec["dataset"], table=table, cell=cell, seed=seed,
         metrics=metrics.evaluate(y, labels), objective=objective, epochs=epochs,
-        config=flat, preset="paper", chosen_by=spec["chosen_by"],
+        config=flat, preset=spec.get("preset", "paper"), chosen_by=spec["chosen_by"],
         wall_time_s=time.perf_counter() - t0, command=command, extra=extra), labels
 
 
@@ -268,7 +270,7 @@ def fit_command(spec: dict, opts) -> str:
             "--seed", str(opts.seeds[0]), "--seeds", str(len(opts.seeds))]
     if opts.data_dir:
         argv += ["--data-dir", opts.data_dir]
-    for name in ("subset", "r_min", "value_range"):
+    for name in ("preset", "subset", "r_min", "value_range"):
         if name in spec:
             value = spec[name] if isinstance(spec[name], list) else [spec[name]]
             argv += ["--" + name.replace("_", "-"), *map(str, value)]

@@ -53,7 +53,7 @@ def test_runner_writes_records_shares_the_pretraining_and_skips_finished_seeds(t
         "dec_blobs": ['method = "dec"', f'dataset = "{blobs}"', 'chosen_by = "default"',
                       f"config = {{{AE}, clustering_epochs = 2}}"],
         "rim_blobs": ['method = "rim"', f'dataset = "{blobs}"', 'chosen_by = "default"',
-                      "config = {hidden = [8], clustering_epochs = 2}"],
+                      'preset = "small"', "config = {hidden = [8], clustering_epochs = 2}"],
         "aekm_unit": ['method = "aekm"', f'dataset = "{unit}"', 'chosen_by = "labels"',
                       f'config = {{{AE}, ae_activation = "elu", ae_batch_norm = true, '
                       'ae_output_activation = "sigmoid", ae_loss = "bce"}']})
@@ -77,6 +77,11 @@ def test_runner_writes_records_shares_the_pretraining_and_skips_finished_seeds(t
     assert dec["epochs"] == 4 and np.isfinite(dec["objective"])
     rim = _rec(results, "t", "rim_blobs")  # no pre-training phase
     assert rim["extra"]["cluster_epochs"] == 2 and "pretrained_ae" not in rim["extra"]
+    small = config.build(get("rim"), "small", n_clusters=3, hidden=[8], clustering_epochs=2)
+    assert rim["preset"] == "small"
+    assert rim["config"] == json.loads(json.dumps(config.flatten(small)))
+    assert "--preset small" in run.fit_command(run.load_table(table)["cells"]["rim_blobs"],
+                                               run.build_parser().parse_args([table]))
 
     # a finished seed is skipped, not run again
     path = results / "t" / "kmeans_blobs" / "seed0.json"
