@@ -7,7 +7,8 @@ run.py beside the records): the seeds' partitions voted into one
 (:func:`jaxclust.consensus.consensus`, named after the seed whose objective is lowest — no
 labels involved), scored against the data set's classes, and written to
 ``consensus/<table>/<cell>.json`` with the per-seed ACC, the ACC of the seed the objective
-picks, the mean and the best. ``report.py`` shows them.
+picks, of the most central seed (:func:`jaxclust.consensus.central`: the highest mean ARI to
+the other seeds), the mean and the best. ``report.py`` shows them.
 """
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ import numpy as np
 from run import HERE, labels_path, load_table
 
 from jaxclust import data, metrics
-from jaxclust.consensus import consensus
+from jaxclust.consensus import central, consensus
 
 
 def cell_consensus(table: str, cell: str, spec: dict, data_dir) -> dict | None:
@@ -42,7 +43,8 @@ def cell_consensus(table: str, cell: str, spec: dict, data_dir) -> dict | None:
     return {"table": table, "cell": cell, "seeds": [r["seed"] for r in recs],
             "reference_seed": recs[picked]["seed"], "metrics": metrics.evaluate(y, voted),
             "acc_per_seed": acc, "acc_mean": float(np.mean(acc)), "acc_std": float(np.std(acc)),
-            "acc_picked": acc[picked], "acc_best": float(np.max(acc))}
+            "acc_picked": acc[picked], "acc_central": acc[central(labels)],
+            "acc_best": float(np.max(acc))}
 
 
 def main(argv=None):

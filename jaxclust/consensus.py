@@ -64,3 +64,22 @@ def consensus(labels_all, n_clusters: int | None = None, reference: int = 0,
             break
         current = new
     return current
+
+
+def central(labels_all) -> int:
+    """The seed whose partition agrees most with the others: ``argmax_s`` of its mean
+    adjusted Rand index to the other seeds' partitions (ties: the first). Labels only.
+
+    labels_all: ``(S, n)`` int, S ≥ 2.
+    """
+    from jaxclust.metrics import ari
+
+    labels_all = np.asarray(labels_all)
+    s = labels_all.shape[0]
+    if s < 2:
+        raise ValueError(f"central needs at least 2 partitions, got {s}")
+    agree = np.zeros((s, s))
+    for i in range(s):
+        for j in range(i + 1, s):
+            agree[i, j] = agree[j, i] = ari(labels_all[i], labels_all[j])
+    return int(np.argmax(agree.sum(1)))

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from jaxclust.consensus import align, consensus
+from jaxclust.consensus import align, central, consensus
 
 
 def _noisy_copies(seed, n=3000, k=6, s=7, noise=0.25):
@@ -48,3 +48,16 @@ def test_one_seed_is_its_own_consensus_and_bad_input_is_named():
         consensus(row, 2)
     with pytest.raises(ValueError, match="reference"):
         consensus(row, 3, reference=1)
+
+
+def test_central_is_the_partition_the_others_agree_with():
+    rng = np.random.default_rng(0)
+    truth = rng.integers(0, 4, 300)
+    noisy = [np.where(rng.random(300) < p, rng.integers(0, 4, 300), truth)
+             for p in (0.4, 0.05, 0.3, 0.5)]
+    # seed 1 (5 % noise) is nearest to every other; relabelling a seed changes nothing
+    assert central(np.stack(noisy)) == 1
+    noisy[1] = (noisy[1] + 1) % 4
+    assert central(np.stack(noisy)) == 1
+    with pytest.raises(ValueError, match="at least 2"):
+        central(truth[None])
