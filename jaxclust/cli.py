@@ -52,6 +52,7 @@ def _build_parser(methods: bool = True) -> argparse.ArgumentParser:
                                 "shows")
         p.add_argument("--n-clusters", type=int, default=None,
                        help="number of clusters (default: the number of classes in the labels)")
+        _process_options(p)
         config.add_arguments(p, method, skip=("n_clusters",))
     select = sub.add_parser(
         "select-k", help=COMMANDS["select-k"],
@@ -113,6 +114,22 @@ def _common_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--out", default=None,
                    help="output folder (default: runs/<method>-<dataset>)")
     g.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+def _process_options(p: argparse.ArgumentParser) -> None:
+    """Devices and processes: the mesh, and joining a multi-process (multi-host) run."""
+    g = p.add_argument_group("devices and processes (README: Many devices, many hosts)")
+    g.add_argument("--mesh-data", type=int, default=None, metavar="D",
+                   help="spread the run over every device (of every process): D devices share "
+                        "each seed's rows, the others split the seeds (default: no mesh in "
+                        "one process, D = 1 across processes)")
+    g.add_argument("--coordinator", default=None, metavar="HOST:PORT",
+                   help="join a multi-process run whose process 0 listens at HOST:PORT (with "
+                        "--num-processes and --process-id; or set none of the three to use "
+                        "JAX's own detection: SLURM, Open MPI, Cloud TPU)")
+    g.add_argument("--num-processes", type=int, default=None, help="processes in the run")
+    g.add_argument("--process-id", type=int, default=None,
+                   help="this process's id, 0 … num-processes − 1; process 0 writes the output")
 
 
 class TrainingDiverged(RuntimeError):
@@ -177,6 +194,13 @@ def cmd_fit(args) -> int:
     start = time.perf_counter()
     record.git_commit()  # the code this run loaded, not a checkout made while it trains
     method = get(args.method)
+    if args.coordinator or args.num_processes is not None or args.process_id is not None:
+        if args.checkpoint_every or args.resume:
+            raise ValueError("--checkpoint-every/--resume are not supported across processes")
+        runner.initialize_processes(args.coordinator, args.num_processes, args.process_id)
+    mesh = None
+    if args.mesh_data is not None or jax.process_count() > 1:
+        mesh = runner.seed_mesh(data=args.mesh_data or 1)
     x, y = _load(args)
     k = args.n_clusters
     if k is None:
@@ -195,17 +219,21 @@ def cmd_fit(args) -> int:
     checkpoints = None
     if args.checkpoint_every or args.resume:
         checkpoints = store.Checkpoints(out / "checkpoints", cfg)
-    progress, divergence = _Progress(args.no_progress), _Divergence()
+    progress = _Progress(args.no_progress or jax.process_index() > 0)
+    divergence = _Divergence()
 
     def on_epoch(*event):
         progress(*event)
         divergence(*event)
 
-    xj = jnp.asarray(x)
-    res = runner.fit_seeds(method, runner.seed_keys(args.seed, args.seeds), xj, cfg,
+    res = runner.fit_seeds(method, runner.seed_keys(args.seed, args.seeds), x, cfg, mesh=mesh,
                            checkpoints=checkpoints, checkpoint_every=args.checkpoint_every,
                            resume=args.resume, on_epoch=on_epoch)
     progress.close()
+    states = res.states if jax.process_count() == 1 else runner.gathered(res.states)
+    if jax.process_index() > 0:
+        return 0  # process 0 writes the output
+    xj = jnp.asarray(x)
     wall = time.perf_counter() - start
     labels_all, objectives = np.asarray(res.labels), np.asarray(res.objectives)
     diverged = np.flatnonzero(~np.isfinite(objectives))
@@ -218,7 +246,7 @@ def cmd_fit(args) -> int:
         print(f"warning: training diverged ({where}); those seeds are left out of the choice "
               "of the kept seed", file=sys.stderr)
     best = runner.best_seed(objectives)
-    state = jax.tree.map(lambda a: a[best], res.states)
+    state = jax.tree.map(lambda a: a[best], states)
     flat = config.flatten(cfg)
     command = "jaxclust " + shlex.join(sys.argv[1:] if args.argv is None else args.argv)
     per_seed = []

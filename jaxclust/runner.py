@@ -14,9 +14,10 @@ matrix product may sum in another order; README: where labels can differ).
 
 With a :func:`seed_mesh`, the seed axis (and optionally the rows of ``x``) is split across
 devices with ``NamedSharding``; the same code runs on one CPU, simulated CPU devices
-(``XLA_FLAGS=--xla_force_host_platform_device_count=8``), a GPU or a TPU slice. For several
-hosts call ``jax.distributed.initialize()`` first and build the mesh from ``jax.devices()``:
-JAX's runtime does the rest.
+(``XLA_FLAGS=--xla_force_host_platform_device_count=8``), a GPU or a TPU slice. Over several
+processes (hosts), each started with :func:`initialize_processes` (``jax.distributed``), the
+mesh spans every process's devices; each process reads only the rows of ``x`` its devices
+hold (``x`` may be a memory map) and gets the labels and objectives of every seed back.
 
 Checkpoints (:class:`jaxclust.store.Checkpoints`) hold the stacked state after a number of
 epochs counted across both phases (below ``cfg.ae.epochs``: pre-training states; from it on:
@@ -69,6 +70,34 @@ def best_seed(objectives) -> int:
     """The index of the lowest finite objective ``(S,)`` (0 when every seed diverged)."""
     scores = np.asarray(objectives, dtype=np.float64)
     return int(np.argmin(np.where(np.isfinite(scores), scores, np.inf)))
+
+
+def initialize_processes(coordinator: str | None = None, num_processes: int | None = None,
+                         process_id: int | None = None) -> None:
+    """Join a multi-process run (``jax.distributed.initialize``) before any device is used.
+
+    ``coordinator`` ``"host:port"`` of process 0, the number of processes and this one's id
+    in ``[0, num_processes)``; all ``None``: JAX's own detection (SLURM, Open MPI, Cloud TPU,
+    or ``JAX_COORDINATOR_ADDRESS``/``JAX_NUM_PROCESSES``/``JAX_PROCESS_ID``). CPU processes
+    exchange data over gloo.
+    """
+    given = [v is not None for v in (coordinator, num_processes, process_id)]
+    if any(given) and not all(given):
+        raise ValueError("coordinator, num_processes and process_id go together: give all "
+                         "three or none")
+    if all(given) and not 0 <= process_id < num_processes:
+        raise ValueError(f"process_id must be in [0, {num_processes}), got {process_id}")
+    jax.config.update("jax_cpu_collectives_implementation", "gloo")
+    jax.distributed.initialize(coordinator, num_processes, process_id)
+
+
+def to_host(a) -> np.ndarray:
+    """A (possibly multi-process) array as one numpy array on this host."""
+    if isinstance(a, jax.Array) and not a.is_fully_addressable:
+        from jax.experimental import multihost_utils
+
+        return np.asarray(multihost_utils.process_allgather(a, tiled=True))
+    return np.asarray(a)
 
 
 def seed_mesh(data: int = 1, devices=None) -> Mesh:
@@ -172,17 +201,18 @@ def fit_seeds(method: Method, keys: jax.Array, x, cfg, *, mesh: Mesh | None = No
     if pretrained is not None and pretrained.centroids.shape[0] != n_seeds:
         raise ValueError(f"pretrained holds {pretrained.centroids.shape[0]} seeds, "
                          f"keys {n_seeds}")
-    x = jnp.asarray(x)
-    check_inputs(cfg, x)
     program = _program(method, cfg, mesh, n_seeds == 1)
     if mesh is not None:
         if n_seeds % mesh.shape["seed"] or x.shape[0] % mesh.shape["data"]:
             raise ValueError(f"{n_seeds} seeds and {x.shape[0]} rows must divide evenly over "
                              f"the mesh {dict(mesh.shape)}")
-        keys = jax.device_put(keys, program.seeds)
-        x = jax.device_put(x, program.rows)
+        x = _place(x, program.rows)
+        keys = jax.random.wrap_key_data(_place(jax.random.key_data(keys), program.seeds))
         if pretrained is not None:
-            pretrained = jax.device_put(pretrained, program.seeds)
+            pretrained = jax.tree.map(lambda a: _place(a, program.seeds), pretrained)
+    else:
+        x = jnp.asarray(x)
+    check_inputs(cfg, x)
     n_pre = cfg.ae.epochs if method.pretrains else 0
     n_total = n_pre + method.epochs(cfg)
     seconds = {"pretrain": 0.0, "cluster": 0.0}
@@ -215,11 +245,13 @@ def fit_seeds(method: Method, keys: jax.Array, x, cfg, *, mesh: Mesh | None = No
         if checkpoints is not None and due(step):
             checkpoints.save(step, state)
         if on_epoch:
-            on_epoch("cluster", step - n_pre, n_total - n_pre, losses, state)
+            on_epoch("cluster", step - n_pre, n_total - n_pre, _addressable(losses), state)
     if method.finish is not None:
         state = program.finish(state, x)
     labels, objectives = program.predict(state, x), program.objective(state, x)
     seconds["cluster"] = _seconds_since(t0, labels)
+    if jax.process_count() > 1:
+        labels, objectives = to_host(labels), to_host(objectives)
     voted = consensus(np.asarray(labels), cfg.n_clusters, reference=best_seed(objectives))
     return SeedsResult(state, labels, objectives, step, seconds, voted)
 
@@ -268,8 +300,32 @@ def _pretrain(program: _Program, keys, x, n_pre: int, checkpoints, step, cache,
         if store is not None and (last or (epoch < n_pre and every and epoch % every == 0)):
             store.save(epoch, state)
         if on_epoch:
-            on_epoch("pre-train", epoch, n_pre, losses, state)
+            on_epoch("pre-train", epoch, n_pre, _addressable(losses), state)
     return state
+
+
+def gathered(tree):
+    """Every leaf of a (possibly multi-process) pytree, whole, on this process's device
+    (PRNG keys included)."""
+    def leaf(a):
+        if jnp.issubdtype(a.dtype, jax.dtypes.prng_key):
+            return jax.random.wrap_key_data(jnp.asarray(to_host(jax.random.key_data(a))))
+        return jnp.asarray(to_host(a))
+
+    return jax.tree.map(leaf, tree)
+
+
+def _addressable(a):
+    """``a`` itself where this process holds all of it, else gathered to the host."""
+    return a if a.is_fully_addressable else to_host(a)
+
+
+def _place(a, sharding: NamedSharding) -> jax.Array:
+    """``a`` (host array, memory map or jax array) laid out by ``sharding``; each process
+    reads only the slices its own devices hold."""
+    if isinstance(a, jax.Array) and a.is_fully_addressable and jax.process_count() == 1:
+        return jax.device_put(a, sharding)
+    return jax.make_array_from_callback(a.shape, sharding, lambda index: np.asarray(a[index]))
 
 
 def _seconds_since(t0: float, tree) -> float:

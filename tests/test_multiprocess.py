@@ -1,0 +1,42 @@
+"""Two processes on this machine (``jax.distributed`` over gloo) give the same labels and
+objectives as one: seeds split over the processes, and one seed's rows split over them."""
+import socket
+import subprocess
+import sys
+
+import numpy as np
+
+from jaxclust import cli, data
+
+ARGS = ["--n-clusters", "10", "--ae-hidden", "32", "--embedding-size", "5",
+        "--pretrain-epochs", "3", "--pretrain-batch-size", "64", "--n-init", "2",
+        "--clustering-epochs", "3", "--clustering-batch-size", "64", "--no-plot",
+        "--no-progress"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _two_processes(argv, out):
+    port = _free_port()
+    procs = [subprocess.Popen(
+        [sys.executable, "-m", "jaxclust.cli", *argv, "--out", str(out), "--coordinator",
+         f"127.0.0.1:{port}", "--num-processes", "2", "--process-id", str(i)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for i in range(2)]
+    logs = [p.communicate(timeout=120)[0] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], logs
+
+
+def test_two_processes_equal_one(tmp_path):
+    x, _ = data.load("digits")
+    np.save(tmp_path / "x.npy", x[:1792])  # rows divide evenly over 2 processes
+    for seeds, mesh in (["--seeds", "2"], []), (["--seeds", "1"], ["--mesh-data", "2"]):
+        argv = ["fit", "dec", "--dataset", str(tmp_path / "x.npy"), *ARGS, *seeds]
+        assert cli.main([*argv, "--out", str(tmp_path / "one")]) == 0
+        _two_processes([*argv, *mesh], tmp_path / "two")
+        for name in ("labels_all.npy", "labels.npy"):
+            np.testing.assert_array_equal(np.load(tmp_path / "two" / name),
+                                          np.load(tmp_path / "one" / name))
