@@ -17,22 +17,22 @@ import json
 
 import numpy as np
 
-from run import HERE, labels_path, load_table
+from run import HERE, labels_path, load_cell_data, load_table
 
-from jaxclust import data, metrics
+from jaxclust import metrics
 from jaxclust.consensus import central, consensus
 
 
 def cell_consensus(table: str, cell: str, spec: dict, data_dir) -> dict | None:
-    """The consensus record of one cell, or ``None`` when fewer than 3 seeds kept labels."""
+    """The consensus record of one cell, or ``None`` when fewer than 3 seeds kept labels or
+    the seeds saw different data (``data_per_seed``)."""
     folder = HERE / "results" / table / cell
     recs = [json.loads(p.read_text()) for p in sorted(folder.glob("seed*.json"))]
     recs = [r for r in recs if labels_path(folder / f"seed{r['seed']}.json").exists()
             and r["objective"] is not None]
-    if len(recs) < 3:
+    if len(recs) < 3 or spec.get("data_per_seed"):
         return None
-    _, y = data.load(spec["dataset"], data_dir=data_dir, subset=spec.get("subset"),
-                     r_min=spec.get("r_min"), value_range=spec.get("value_range"))
+    _, y = load_cell_data(spec, data_dir, 0)
     labels = np.stack([np.load(labels_path(folder / f"seed{r['seed']}.json"))["labels"]
                        for r in recs]).astype(np.int64)
     objectives = np.array([r["objective"] for r in recs])

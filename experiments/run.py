@@ -6,7 +6,7 @@
 
 A table is a config file, ``experiments/configs/<table>.toml`` (or a path to one): it opens
 with its command and the published numbers, then lists its cells, each a method, a data set
-(with optional ``r_min``/``subset``/``value_range``), its flat parameters
+(with optional ``r_min``/``subset``/``value_range``/``data_per_seed``), its flat parameters
 (:mod:`jaxclust.config`, the same names as ``jaxclust fit METHOD --help``) over an optional
 ``preset`` (default ``paper``), ``chosen_by`` and the source's numbers. A seed whose record
 (``results/<table>/<cell>/seed<k>.json``, :mod:`jaxclust.record`; its labels beside it in
@@ -237,13 +237,13 @@ def main(argv=None):
         if opts.fit_commands:
             print(fit_command(cspec, opts))
             continue
-        x, y = data.load(cspec["dataset"], data_dir=opts.data_dir, subset=cspec.get("subset"),
-                         r_min=cspec.get("r_min"), value_range=cspec.get("value_range"))
+        fixed = None if cspec.get("data_per_seed") else load_cell_data(cspec, opts.data_dir, 0)
         for seed in opts.seeds:
             out = Path(opts.results) / spec["name"] / cell / f"seed{seed}.json"
             if out.exists():
                 log(f"skip {out}: already done")
                 continue
+            x, y = fixed or load_cell_data(cspec, opts.data_dir, seed)
             command = shlex.join(["python", "experiments/run.py", opts.table, "--cells", cell,
                                   "--seeds", str(seed), *_passed(opts)])
             log(f"{spec['name']}/{cell} seed {seed}")
@@ -253,6 +253,14 @@ def main(argv=None):
             m = rec["metrics"]
             log(f"{spec['name']}/{cell} seed {seed}: NMI {m['nmi']:.4f} ARI {m['ari']:.4f} "
                 f"ACC {m['acc']:.4f} ({rec['wall_time_s']:.0f} s)")
+
+
+def load_cell_data(cspec: dict, data_dir, seed: int):
+    """A cell's ``(x, y)``: drawn once (seed 0), or with each training seed where the cell
+    says ``data_per_seed = true`` (the synthetic generator, subsets: seeds vary the data)."""
+    return data.load(cspec["dataset"], data_dir=data_dir, subset=cspec.get("subset"),
+                     seed=seed if cspec.get("data_per_seed") else 0, r_min=cspec.get("r_min"),
+                     value_range=cspec.get("value_range"))
 
 
 def labels_path(record_path: Path) -> Path:

@@ -189,3 +189,12 @@ def test_each_cell_is_one_jaxclust_fit_command_with_the_same_config():
                 method, **c.get("config", {}))
             n += 1
     assert n > 80
+
+
+def test_data_per_seed_draws_the_synthetic_set_with_each_seed():
+    cell = {"dataset": "synthetic", "subset": 50}
+    x0, _ = run.load_cell_data(cell, None, 0)
+    np.testing.assert_array_equal(run.load_cell_data(cell, None, 3)[0], x0)
+    varied = [run.load_cell_data({**cell, "data_per_seed": True}, None, s)[0] for s in (0, 3)]
+    np.testing.assert_array_equal(varied[0], x0)
+    assert not np.allclose(varied[1], x0)
