@@ -186,7 +186,7 @@ def test_each_cell_is_one_jaxclust_fit_command_with_the_same_config():
                 c["dataset"], c.get("subset"), c.get("r_min"))
             method = get(c["method"])
             assert config.from_args(method, args, args.preset) == config.build(
-                method, **c.get("config", {}))
+                method, c.get("preset", "paper"), **c.get("config", {}))
             n += 1
     assert n > 80
 
