@@ -207,7 +207,7 @@ def fit_seeds(method: Method, keys: jax.Array, x, cfg, *, mesh: Mesh | None = No
             raise ValueError(f"{n_seeds} seeds and {x.shape[0]} rows must divide evenly over "
                              f"the mesh {dict(mesh.shape)}")
         x = _place(x, program.rows)
-        keys = jax.random.wrap_key_data(_place(jax.random.key_data(keys), program.seeds))
+        keys = _place(keys, program.seeds)
         if pretrained is not None:
             pretrained = jax.tree.map(lambda a: _place(a, program.seeds), pretrained)
     else:
@@ -322,9 +322,11 @@ def _addressable(a):
 
 def _place(a, sharding: NamedSharding) -> jax.Array:
     """``a`` (host array, memory map or jax array) laid out by ``sharding``; each process
-    reads only the slices its own devices hold."""
+    reads only the slices its own devices hold. PRNG keys travel as their key data."""
     if isinstance(a, jax.Array) and a.is_fully_addressable and jax.process_count() == 1:
         return jax.device_put(a, sharding)
+    if jnp.issubdtype(a.dtype, jax.dtypes.prng_key):
+        return jax.random.wrap_key_data(_place(jax.random.key_data(a), sharding))
     return jax.make_array_from_callback(a.shape, sharding, lambda index: np.asarray(a[index]))
 
 
