@@ -189,6 +189,31 @@ def seed_ranking(specs, groups) -> list[str]:
     return lines
 
 
+def baseline_matrix(spec, groups) -> list[str]:
+    """For a table with ``baseline = "<method>"``: mean ± std ACC of every method on every
+    data set, marked ✓ where its mean is at or above the baseline's on that data set."""
+    base = spec["baseline"]
+    cells = spec["cells"]
+    datasets = list(dict.fromkeys(c["dataset"] for c in cells.values()))
+    acc = {(c["method"], c["dataset"]): [r["metrics"]["acc"] for r in groups.get(cell, [])]
+           for cell, c in cells.items()}
+    lines = [f"ACC by data set (✓: mean at or above {base}'s):", "",
+             "| method | " + " | ".join(datasets) + " | ✓ |",
+             "|---|" + "---|" * (len(datasets) + 1)]
+    for method in dict.fromkeys(c["method"] for c in cells.values()):
+        row, wins = [], 0
+        for d in datasets:
+            ours, ref = acc.get((method, d), []), acc.get((base, d), [])
+            if not ours:
+                row.append("–")
+                continue
+            win = method != base and bool(ref) and np.mean(ours) >= np.mean(ref)
+            wins += win
+            row.append(f"{fmt(ours)}{' ✓' if win else ''}")
+        lines.append(f"| {method} | " + " | ".join(row) + f" | {'' if method == base else wins} |")
+    return [*lines, ""]
+
+
 def seed_notes(name) -> list[str]:
     """The table's notes on its seeds (the bullets of ``configs/<table>.md``)."""
     path = HERE / "configs" / f"{name}.md"
@@ -231,7 +256,10 @@ def main():
                                                             else "")
             lines.append(row(label, published(c), groups.get(cell, []), chosen_by(cell, c)))
         fig = plot_table(name, cells, groups)
-        lines += ["", *seed_notes(name), f"![per-seed ACC]({fig})" if fig else "", ""]
+        lines.append("")
+        if "baseline" in spec:
+            lines += baseline_matrix(spec, groups)
+        lines += [*seed_notes(name), f"![per-seed ACC]({fig})" if fig else "", ""]
     cells = specs["dec_imbalanced"]["cells"]
     lines += ["## dec_imbalanced", "", specs["dec_imbalanced"]["doc"] + " Chosen by: "
               + "/".join(sorted({chosen_by(cell, c) for cell, c in cells.items()})) + ".", "",
