@@ -94,8 +94,9 @@ def main():
         return
     import jax
 
-    from jaxclust import data, deformed
+    from jaxclust import data, deformed, record
 
+    commit = record.git_commit()
     total = max(args.sizes)
     t0 = time.perf_counter()
     data.deformed_mnist(total, args.data_dir)  # generate once, untimed
@@ -115,6 +116,7 @@ def main():
             r[f"{k}_us_per_point"] = 1e6 * r[f"{k}_s"] / r["n"]
             r[f"{k}_ratio"] = (r[f"{k}_s"] / r["n"]) / (base[f"{k}_s"] / base["n"])
     result = {"command": "python benchmarks/scale.py " + " ".join(sys.argv[1:]),
+              "git_commit": commit,
               "device": str(jax.devices()[0]), "machine": platform.machine(),
               "cpus": __import__("os").cpu_count(), "jax": jax.__version__,
               "deformation": deformed.Deformation().__dict__, "rows": rows}

@@ -144,8 +144,10 @@ def train_epoch(state: State, x: jax.Array, cfg: Config):
         state = freeze(state.done, state, update_target(state, x, cfg))
     key, sub = jax.random.split(state.key)
     idx = train.batch_indices(sub, x.shape[0], cfg.batch_size, cfg.update_interval)
-    step = lambda s, i: train_step(s, (x[i], s.p[i]), cfg)  # noqa: E731
-    new, losses = jax.lax.scan(step, state._replace(key=key), idx)
+    # P and the labels (n rows each) stay out of the loop's carry: the steps only read P
+    step = lambda s, i: train_step(s, (x[i], state.p[i]), cfg)  # noqa: E731
+    new, losses = jax.lax.scan(step, state._replace(key=key, p=None, labels=None), idx)
+    new = new._replace(p=state.p, labels=state.labels)
     return freeze(state.done, state, new), jnp.mean(losses)
 
 
