@@ -46,6 +46,10 @@ def _build_parser(methods: bool = True) -> argparse.ArgumentParser:
         p.add_argument("--resume", action="store_true",
                        help="continue from the latest checkpoint in OUT/checkpoints")
         p.add_argument("--no-plot", action="store_true", help="skip the figures")
+        p.add_argument("--keep", choices=("objective", "central"), default="objective",
+                       help="which of --seeds gives labels.npy: the lowest value of the "
+                            "method's own objective, or the seed whose partition the others "
+                            "agree with most (mean ARI; needs 3 seeds)")
         if method.reconstruct is not None:
             p.add_argument("--expert-index", type=int, default=0,
                            help="the point whose reconstruction by every expert experts.png "
@@ -107,8 +111,8 @@ def _common_options(p: argparse.ArgumentParser) -> None:
                         "original range, as the Keras methods' loaders keep it)")
     g.add_argument("--seed", type=int, default=0, help="PRNG seed (the first of --seeds)")
     g.add_argument("--seeds", type=int, default=1,
-                   help="train this many seeds (--seed, --seed+1, …) in one program; the best "
-                        "by the method's own objective gives labels.npy")
+                   help="train this many seeds (--seed, --seed+1, …) in one program; the one "
+                        "--keep picks gives labels.npy")
     g.add_argument("--preset", choices=tuple(config.PRESETS), default="paper",
                    help="; ".join(f"{name}: {p.doc}" for name, p in config.PRESETS.items()))
     g.add_argument("--out", default=None,
@@ -245,7 +249,7 @@ def cmd_fit(args) -> int:
                                    f"(see `jaxclust fit {method.name} --help`)")
         print(f"warning: training diverged ({where}); those seeds are left out of the choice "
               "of the kept seed", file=sys.stderr)
-    best = runner.best_seed(objectives)
+    best = runner.kept_seed(objectives, labels_all, args.keep)
     state = jax.tree.map(lambda a: a[best], states)
     flat = config.flatten(cfg)
     command = "jaxclust " + shlex.join(sys.argv[1:] if args.argv is None else args.argv)
@@ -286,8 +290,10 @@ def cmd_fit(args) -> int:
             figures.append("experts.png")
     if y is not None:
         m = per_seed[best]["metrics"]
-        where = f"seed={args.seed + best}" + (f", best of {args.seeds} by the method's own "
-                                               f"objective" if args.seeds > 1 else "")
+        rule = ("the method's own objective" if args.keep == "objective"
+                else "the seeds' agreement")
+        where = f"seed={args.seed + best}" + (f", kept of {args.seeds} by {rule}"
+                                               if args.seeds > 1 else "")
         print(f"{method.name} on {args.dataset} (n={x.shape[0]}, k={k}, {where}): "
               f"NMI {m['nmi']:.4f}  ARI {m['ari']:.4f}  ACC {m['acc']:.4f}  ({wall:.1f} s)")
         if args.seeds > 1:

@@ -2,10 +2,11 @@
 
 Every estimator's parameters are ``n_clusters``, the method's flat parameters
 (:mod:`jaxclust.config`: ``pretrain_epochs``, ``embedding_size``, ``clustering_epochs``, …,
-with the method's defaults), then ``n_seeds`` and ``random_state``. ``__init__`` only stores
-them; ``fit`` validates them (``_parameter_constraints``, then the Config's own checks),
-trains ``n_seeds`` seeds in one program (:func:`jaxclust.runner.fit_seeds`) and keeps the one
-with the lowest value of the method's own objective.
+with the method's defaults), then ``n_seeds``, ``keep`` and ``random_state``. ``__init__``
+only stores them; ``fit`` validates them (``_parameter_constraints``, then the Config's own
+checks), trains ``n_seeds`` seeds in one program (:func:`jaxclust.runner.fit_seeds`) and keeps
+one (:func:`jaxclust.runner.kept_seed`): by default the one with the lowest value of the
+method's own objective; ``keep="central"``: the one the other seeds agree with most.
 
 Fitted attributes: ``labels_``, ``objective_``, ``labels_all_`` ``(n_seeds, n)``,
 ``scores_all_`` ``(n_seeds,)``, ``best_seed_``, ``consensus_labels_`` ``(n,)`` (the seeds'
@@ -88,6 +89,7 @@ class _Clusterer(ClusterMixin, TransformerMixin, BaseEstimator):
         sig += [inspect.Parameter(p.name, inspect.Parameter.KEYWORD_ONLY, default=p.default)
                 for p in names]
         sig += [inspect.Parameter("n_seeds", inspect.Parameter.KEYWORD_ONLY, default=1),
+                inspect.Parameter("keep", inspect.Parameter.KEYWORD_ONLY, default="objective"),
                 inspect.Parameter("random_state", inspect.Parameter.KEYWORD_ONLY,
                                   default=None)]
         signature = inspect.Signature(sig)
@@ -105,6 +107,7 @@ class _Clusterer(ClusterMixin, TransformerMixin, BaseEstimator):
             "n_clusters": [Interval(numbers.Integral, 1, None, closed="left")],
             **{p.name: _constraint(p) for p in names},
             "n_seeds": [Interval(numbers.Integral, 1, None, closed="left")],
+            "keep": [StrOptions(set(runner.KEEP_RULES))],
             "random_state": ["random_state"]}
         cls._predict = staticmethod(jax.jit(method.predict, static_argnums=2))
         cls._features = staticmethod(jax.jit(method.features, static_argnums=2))
@@ -128,8 +131,8 @@ class _Clusterer(ClusterMixin, TransformerMixin, BaseEstimator):
 
     def fit(self, X, y=None):
         """Train ``n_seeds`` seeds in parallel (seeds ``random_state``, ``random_state + 1``,
-        …) and keep the one with the lowest value of the method's own unsupervised
-        objective; every seed's labels and objective stay in ``labels_all_``/``scores_all_``.
+        …) and keep one by ``keep`` (no labels: the method's own objective, or the seeds'
+        agreement); every seed's labels and objective stay in ``labels_all_``/``scores_all_``.
         """
         self._validate_params()
         X = validate_data(self, X, dtype=np.float32, ensure_min_samples=2)
@@ -144,7 +147,7 @@ class _Clusterer(ClusterMixin, TransformerMixin, BaseEstimator):
                           RuntimeWarning, stacklevel=2)
         self.scores_all_ = scores
         self.labels_all_ = np.asarray(res.labels).astype(np.int64)
-        self.best_seed_ = runner.best_seed(scores)
+        self.best_seed_ = runner.kept_seed(scores, self.labels_all_, self.keep)
         self.state_ = jax.tree.map(lambda a: a[self.best_seed_], res.states)
         self.config_ = cfg
         self.labels_ = self.labels_all_[self.best_seed_]

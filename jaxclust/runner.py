@@ -39,7 +39,7 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from jaxclust import config, train, umap
-from jaxclust.consensus import consensus
+from jaxclust.consensus import central, consensus
 from jaxclust.methods import Method, pretrain
 from jaxclust.store import Checkpoints
 
@@ -70,6 +70,25 @@ def best_seed(objectives) -> int:
     """The index of the lowest finite objective ``(S,)`` (0 when every seed diverged)."""
     scores = np.asarray(objectives, dtype=np.float64)
     return int(np.argmin(np.where(np.isfinite(scores), scores, np.inf)))
+
+
+KEEP_RULES = ("objective", "central")
+
+
+def kept_seed(objectives, labels, rule: str = "objective") -> int:
+    """The seed a multi-seed run keeps, among those whose objective is finite: the lowest
+    objective (``"objective"``), or the partition the other seeds agree with most
+    (``"central"``: :func:`jaxclust.consensus.central`, labels only; with fewer than 3
+    finite seeds, the objective's choice). 0 when every seed diverged.
+
+    objectives: ``(S,)``; labels: ``(S, n)``.
+    """
+    if rule not in KEEP_RULES:
+        raise ValueError(f"keep must be one of {KEEP_RULES}, got {rule!r}")
+    finite = np.flatnonzero(np.isfinite(np.asarray(objectives, dtype=np.float64)))
+    if rule == "objective" or finite.size < 3:
+        return best_seed(objectives)
+    return int(finite[central(np.asarray(labels)[finite])])
 
 
 def initialize_processes(coordinator: str | None = None, num_processes: int | None = None,

@@ -4,7 +4,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxclust import cli, data, metrics, record
+from jaxclust import cli, consensus, data, metrics, record
 from jaxclust.estimators import AEKMeans
 from jaxclust.methods import kdae
 
@@ -188,6 +188,9 @@ def test_estimator_n_seeds_keeps_the_best_objective_and_exposes_all():
     np.testing.assert_array_equal(single.labels_, est.labels_all_[1])
     np.testing.assert_array_equal(single.consensus_labels_, single.labels_)
     assert est.consensus_labels_.shape == (300,) and est.consensus_labels_.max() < 10
+    central = AEKMeans(n_seeds=3, random_state=4, keep="central", **params).fit(x)
+    np.testing.assert_array_equal(central.labels_all_, est.labels_all_)
+    assert central.best_seed_ == consensus.central(est.labels_all_)
     with pytest.raises(ValueError, match="'n_seeds' parameter"):
         AEKMeans(n_seeds=0, **params).fit(x)
 
