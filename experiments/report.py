@@ -11,8 +11,8 @@ Figures: the per-seed ACC (NMI where ACC is not published) of each method, per t
 ``experiments/figures/``.
 """
 import json
-import warnings
 import re
+import warnings
 from collections import Counter, defaultdict
 from pathlib import Path
 
