@@ -12,13 +12,19 @@ BLOCK = 4096
 def rowwise(fn, *arrays: jax.Array, block: int = BLOCK):
     """``fn(*rows)`` (rows ``(B, …)`` of each array → a pytree of ``(B, …)`` arrays) on all
     ``n`` rows of ``arrays`` in blocks of ``block`` rows (``lax.map``: one block's
-    activations live at a time); the same as ``fn(*arrays)`` when ``n ≤ block``."""
+    activations live at a time; each block is sliced in place, the ``n mod block`` last rows
+    are one more call, so the arrays are never copied); the same as ``fn(*arrays)`` when
+    ``n ≤ block``."""
     n = arrays[0].shape[0]
     if n <= block:
         return fn(*arrays)
-    pad = (-n) % block
-    blocks = [jnp.pad(a, ((0, pad),) + ((0, 0),) * (a.ndim - 1)).reshape(-1, block,
-                                                                         *a.shape[1:])
-              for a in arrays]
-    out = jax.lax.map(lambda rows: fn(*rows), blocks)
-    return jax.tree.map(lambda a: a.reshape(-1, *a.shape[2:])[:n], out)
+    full, rest = divmod(n, block)
+
+    def one(i):
+        return fn(*(jax.lax.dynamic_slice_in_dim(a, i * block, block) for a in arrays))
+
+    out = jax.tree.map(lambda a: a.reshape(-1, *a.shape[2:]), jax.lax.map(one, jnp.arange(full)))
+    if rest:
+        tail = fn(*(a[full * block:] for a in arrays))
+        out = jax.tree.map(lambda head, last: jnp.concatenate([head, last]), out, tail)
+    return out

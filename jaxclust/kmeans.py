@@ -110,22 +110,23 @@ def lloyd_step(x: jax.Array, centroids: jax.Array) -> tuple[jax.Array, jax.Array
     # argmin_j ‖x − c_j‖² = argmin_j (‖c_j‖²/2 − x·c_j): ‖x‖² is the same for every j.
     half_c_sq = 0.5 * jnp.sum(centroids * centroids, axis=1)[:, None]
 
-    def block(xb, valid=None):  # labels (B,), the block's sums (k, d) and counts (k,)
+    def block(xb):  # labels (B,), the block's sums (k, d) and counts (k,)
         labels = jnp.argmin(half_c_sq - centroids @ xb.T, axis=0).astype(jnp.int32)
         one_hot = jax.nn.one_hot(labels, k, dtype=x.dtype, axis=0)  # (k, B)
-        if valid is not None:  # rows that pad the last block count for nothing
-            one_hot = one_hot * valid[None, :]
         return labels, one_hot @ xb, jnp.sum(one_hot, axis=1)
 
     if n * k <= MAX_ELEMENTS:
         labels, sums, counts = block(x)
-    else:
+    else:  # full blocks sliced in place (x is never copied), then the last n mod rows
         rows = max(1, MAX_ELEMENTS // k)
-        pad = (-n) % rows
-        blocks = jnp.pad(x, ((0, pad), (0, 0))).reshape(-1, rows, x.shape[1])
-        valid = (jnp.arange(n + pad) < n).astype(x.dtype).reshape(-1, rows)
-        labels, sums, counts = jax.lax.map(lambda b: block(*b), (blocks, valid))
-        labels, sums, counts = labels.reshape(-1)[:n], jnp.sum(sums, 0), jnp.sum(counts, 0)
+        full, rest = divmod(n, rows)
+        labels, sums, counts = jax.lax.map(
+            lambda i: block(jax.lax.dynamic_slice_in_dim(x, i * rows, rows)), jnp.arange(full))
+        labels, sums, counts = labels.reshape(-1), jnp.sum(sums, 0), jnp.sum(counts, 0)
+        if rest:
+            last = block(x[full * rows:])
+            labels = jnp.concatenate([labels, last[0]])
+            sums, counts = sums + last[1], counts + last[2]
     means = sums / jnp.maximum(counts, 1.0)[:, None]
     empty = counts == 0
 

@@ -134,7 +134,7 @@ def test_lloyd_step_in_blocks_equals_one_pass(monkeypatch):
     x = jnp.asarray(rng.normal(size=(1003, 6)), jnp.float32)
     c = x[:7]
     whole = km.lloyd_step(x, c)
-    monkeypatch.setattr(km, "MAX_ELEMENTS", 7 * 100)  # blocks of 100 rows, the last padded
+    monkeypatch.setattr(km, "MAX_ELEMENTS", 7 * 100)  # blocks of 100 rows, then 3 rows
     blocked = km.lloyd_step(x, c)
     np.testing.assert_array_equal(np.asarray(blocked[1]), np.asarray(whole[1]))
     np.testing.assert_allclose(np.asarray(blocked[0]), np.asarray(whole[0]), rtol=1e-5,

@@ -218,6 +218,11 @@ def test_rowwise_equals_one_pass_and_keeps_shapes():
         lambda r: module.apply(variables, r, method=module.encode), x, block=128)),
         np.asarray(whole), rtol=1e-6, atol=1e-6)
     np.testing.assert_array_equal(np.asarray(embed(module, variables, x)), np.asarray(whole))
+    # the input is read in place: the program's scratch memory is about its output, not x
+    big = jnp.ones((100_001, 64))
+    scratch = jax.jit(lambda a: rowwise(lambda r: jnp.tanh(r @ jnp.ones((64, 8))), a)).lower(
+        big).compile().memory_analysis().temp_size_in_bytes
+    assert scratch < 0.25 * big.nbytes
     pair = rowwise(lambda a, b: {"s": a.sum(1) + b, "a": a}, x, jnp.arange(1000.0), block=300)
     assert pair["s"].shape == (1000,) and pair["a"].shape == (1000, 12)
     np.testing.assert_allclose(np.asarray(pair["s"]), np.asarray(x.sum(1) + jnp.arange(1000.0)),
