@@ -46,10 +46,11 @@ def _build_parser(methods: bool = True) -> argparse.ArgumentParser:
         p.add_argument("--resume", action="store_true",
                        help="continue from the latest checkpoint in OUT/checkpoints")
         p.add_argument("--no-plot", action="store_true", help="skip the figures")
-        p.add_argument("--keep", choices=("objective", "central"), default="objective",
-                       help="which of --seeds gives labels.npy: the lowest value of the "
-                            "method's own objective, or the seed whose partition the others "
-                            "agree with most (mean ARI; needs 3 seeds)")
+        p.add_argument("--keep", choices=("central", "objective"), default="central",
+                       help="which of --seeds gives labels.npy: the seed whose partition the "
+                            "others agree with most (mean ARI; with 3 seeds or more, else "
+                            "the objective's), or the lowest value of the method's own "
+                            "objective")
         if method.reconstruct is not None:
             p.add_argument("--expert-index", type=int, default=0,
                            help="the point whose reconstruction by every expert experts.png "
@@ -290,7 +291,7 @@ def cmd_fit(args) -> int:
             figures.append("experts.png")
     if y is not None:
         m = per_seed[best]["metrics"]
-        rule = ("the method's own objective" if args.keep == "objective"
+        rule = ("the method's own objective" if args.keep == "objective" or args.seeds < 3
                 else "the seeds' agreement")
         where = f"seed={args.seed + best}" + (f", kept of {args.seeds} by {rule}"
                                                if args.seeds > 1 else "")

@@ -5,8 +5,9 @@ Every estimator's parameters are ``n_clusters``, the method's flat parameters
 with the method's defaults), then ``n_seeds``, ``keep`` and ``random_state``. ``__init__``
 only stores them; ``fit`` validates them (``_parameter_constraints``, then the Config's own
 checks), trains ``n_seeds`` seeds in one program (:func:`jaxclust.runner.fit_seeds`) and keeps
-one (:func:`jaxclust.runner.kept_seed`): by default the one with the lowest value of the
-method's own objective; ``keep="central"``: the one the other seeds agree with most.
+one (:func:`jaxclust.runner.kept_seed`): by default (``keep="central"``) the one the other
+seeds agree with most (3 seeds or more); ``keep="objective"``: the lowest value of the
+method's own objective.
 
 Fitted attributes: ``labels_``, ``objective_``, ``labels_all_`` ``(n_seeds, n)``,
 ``scores_all_`` ``(n_seeds,)``, ``best_seed_``, ``consensus_labels_`` ``(n,)`` (the seeds'
@@ -89,7 +90,7 @@ class _Clusterer(ClusterMixin, TransformerMixin, BaseEstimator):
         sig += [inspect.Parameter(p.name, inspect.Parameter.KEYWORD_ONLY, default=p.default)
                 for p in names]
         sig += [inspect.Parameter("n_seeds", inspect.Parameter.KEYWORD_ONLY, default=1),
-                inspect.Parameter("keep", inspect.Parameter.KEYWORD_ONLY, default="objective"),
+                inspect.Parameter("keep", inspect.Parameter.KEYWORD_ONLY, default="central"),
                 inspect.Parameter("random_state", inspect.Parameter.KEYWORD_ONLY,
                                   default=None)]
         signature = inspect.Signature(sig)

@@ -179,7 +179,7 @@ def test_estimator_n_seeds_keeps_the_best_objective_and_exposes_all():
     x, _ = data.load("digits", subset=300)
     params = dict(n_clusters=10, ae_hidden=(32,), embedding_size=5, pretrain_epochs=2,
                   pretrain_batch_size=32, n_init=2)
-    est = AEKMeans(n_seeds=3, random_state=4, **params).fit(x)
+    est = AEKMeans(n_seeds=3, random_state=4, keep="objective", **params).fit(x)
     assert est.labels_all_.shape == (3, 300) and est.scores_all_.shape == (3,)
     assert est.best_seed_ == int(np.argmin(est.scores_all_))
     np.testing.assert_array_equal(est.labels_, est.labels_all_[est.best_seed_])
@@ -188,7 +188,7 @@ def test_estimator_n_seeds_keeps_the_best_objective_and_exposes_all():
     np.testing.assert_array_equal(single.labels_, est.labels_all_[1])
     np.testing.assert_array_equal(single.consensus_labels_, single.labels_)
     assert est.consensus_labels_.shape == (300,) and est.consensus_labels_.max() < 10
-    central = AEKMeans(n_seeds=3, random_state=4, keep="central", **params).fit(x)
+    central = AEKMeans(n_seeds=3, random_state=4, **params).fit(x)  # keep="central"
     np.testing.assert_array_equal(central.labels_all_, est.labels_all_)
     assert central.best_seed_ == consensus.central(est.labels_all_)
     with pytest.raises(ValueError, match="'n_seeds' parameter"):

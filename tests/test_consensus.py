@@ -71,8 +71,8 @@ def test_kept_seed_by_objective_or_by_agreement_skips_diverged_seeds():
     labels = np.stack([np.where(rng.random(200) < p, rng.integers(0, 3, 200), truth)
                        for p in (0.5, 0.3, 0.02, 0.4)])
     objectives = np.array([0.1, 0.2, 0.3, 0.4])
-    assert kept_seed(objectives, labels) == 0
-    assert kept_seed(objectives, labels, "central") == 2
+    assert kept_seed(objectives, labels, "objective") == 0
+    assert kept_seed(objectives, labels) == 2  # "central"
     objectives[2] = np.nan  # a diverged seed is never kept
     assert kept_seed(objectives, labels, "central") != 2
     assert kept_seed(objectives[:2], labels[:2], "central") == 0  # < 3 seeds: the objective's
