@@ -200,8 +200,6 @@ def cmd_fit(args) -> int:
     record.git_commit()  # the code this run loaded, not a checkout made while it trains
     method = get(args.method)
     if args.coordinator or args.num_processes is not None or args.process_id is not None:
-        if args.checkpoint_every or args.resume:
-            raise ValueError("--checkpoint-every/--resume are not supported across processes")
         runner.initialize_processes(args.coordinator, args.num_processes, args.process_id)
     mesh = None
     if args.mesh_data is not None or jax.process_count() > 1:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import os
 from pathlib import Path
 
 import jax
@@ -38,10 +39,15 @@ class Checkpoints:
         self.directory.mkdir(parents=True, exist_ok=True)
         path = self.directory / "config.json"
         described = describe(cfg) if meta is None else {"config": describe(cfg), **meta}
-        if path.exists() and json.loads(path.read_text()) != described:
-            raise ValueError(f"the checkpoints in {self.directory} were written with another "
-                             f"config or data; use a new folder or the same settings")
-        path.write_text(json.dumps(described, indent=1))
+        if path.exists():
+            if json.loads(path.read_text()) != described:
+                raise ValueError(f"the checkpoints in {self.directory} were written with "
+                                 "another config or data; use a new folder or the same "
+                                 "settings")
+        else:  # written whole, then renamed: other processes never read half a file
+            part = path.with_name(f".config.{os.getpid()}.json")
+            part.write_text(json.dumps(described, indent=1))
+            os.replace(part, path)
         self._manager = ocp.CheckpointManager(
             self.directory, options=ocp.CheckpointManagerOptions(
                 max_to_keep=max_to_keep, enable_async_checkpointing=False))

@@ -1,5 +1,7 @@
-"""Two processes on this machine (``jax.distributed`` over gloo) give the same labels and
-objectives as one: seeds split over the processes, and one seed's rows split over them."""
+"""Two processes on this machine (``jax.distributed`` over gloo) give the same labels as one:
+seeds split over the processes, and one seed's rows split over them; their checkpoints
+resume a cut-off run to the same labels."""
+import shutil
 import socket
 import subprocess
 import sys
@@ -30,13 +32,23 @@ def _two_processes(argv, out):
     assert [p.returncode for p in procs] == [0, 0], logs
 
 
-def test_two_processes_equal_one(tmp_path):
+def test_two_processes_equal_one_and_resume_from_their_checkpoints(tmp_path):
     x, _ = data.load("digits")
     np.save(tmp_path / "x.npy", x[:1792])  # rows divide evenly over 2 processes
-    for seeds, mesh in (["--seeds", "2"], []), (["--seeds", "1"], ["--mesh-data", "2"]):
-        argv = ["fit", "dec", "--dataset", str(tmp_path / "x.npy"), *ARGS, *seeds]
-        assert cli.main([*argv, "--out", str(tmp_path / "one")]) == 0
-        _two_processes([*argv, *mesh], tmp_path / "two")
-        for name in ("labels_all.npy", "labels.npy"):
-            np.testing.assert_array_equal(np.load(tmp_path / "two" / name),
-                                          np.load(tmp_path / "one" / name))
+    fit = ["fit", "dec", "--dataset", str(tmp_path / "x.npy"), *ARGS]
+    ckpt = ["--seeds", "2", "--checkpoint-every", "1"]
+    for name, seeds, extra in (("seeds", ["--seeds", "2"], ["--checkpoint-every", "1"]),
+                               ("rows", ["--seeds", "1"], ["--mesh-data", "2"])):
+        assert cli.main([*fit, *seeds, "--out", str(tmp_path / f"one-{name}")]) == 0
+        _two_processes([*fit, *seeds, *extra], tmp_path / f"two-{name}")
+        for out in ("labels_all.npy", "labels.npy"):
+            np.testing.assert_array_equal(np.load(tmp_path / f"two-{name}" / out),
+                                          np.load(tmp_path / f"one-{name}" / out))
+    # cut off before the last clustering epoch (3 pre-training + 3 clustering = step 6)
+    two = tmp_path / "two-seeds"
+    shutil.rmtree(two / "checkpoints" / "6")
+    (two / "labels_all.npy").unlink()
+    _two_processes([*fit, *ckpt, "--resume"], two)
+    assert (two / "checkpoints" / "6").is_dir()
+    np.testing.assert_array_equal(np.load(two / "labels_all.npy"),
+                                  np.load(tmp_path / "one-seeds" / "labels_all.npy"))
