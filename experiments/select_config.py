@@ -43,7 +43,8 @@ def main(argv=None):
     if kind is None:
         p.error(f"{method.name} has no parameter {opts.param}")
     cast = {"int": int, "float": float, "str": str,
-            "bool": lambda v: v.lower() in ("1", "true", "yes")}[kind]
+            "bool": lambda v: v.lower() in ("1", "true", "yes"),
+            "ints": lambda v: [int(t) for t in v.split(",")]}[kind]  # "64,32": two layers
     candidates = [{opts.param: cast(v)} for v in opts.values]
     x, y = data.load(spec["dataset"], data_dir=opts.data_dir, subset=opts.subset, seed=0,
                      r_min=spec.get("r_min"), value_range=spec.get("value_range"))
