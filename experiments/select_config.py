@@ -1,14 +1,20 @@
-"""Choose one setting of a table cell without labels (:func:`jaxclust.select.select_config`).
+"""Choose one setting of one or more table cells without labels
+(:func:`jaxclust.select.select_config`).
 
     python experiments/select_config.py imsat rim_mnist --param l2 --values 0.003 0.01 0.03 0.1 \
         --subset 10000 --seeds 3 --criterion silhouette --data-dir ../shared/data
+    python experiments/select_config.py small_defaults aekm_digits-small aekm_usps-small \
+        --candidate "pretrain_epochs=100" --candidate "pretrain_epochs=200 ae_input_dropout=0.2" \
+        --out small-ae --data-dir ../shared/data
 
-The cell's method and settings are the base; each value of ``--param`` is one candidate,
-fitted with seeds 0 … S−1 on ``--subset`` points drawn with seed 0 (cells that use the
-choice are then run on other seeds). The choice reads no labels; the data set's labels are
-loaded only to record NMI per candidate beside it. Writes
-``experiments/selection/<cell>-<param>.json`` (every criterion's scores, the choice, the
-command) and prints the chosen value.
+Each cell (its method, preset and settings) is the base; each value of ``--param``, or each
+``--candidate`` (``name=value`` pairs; a sequence as ``256,256,512``), is one candidate, fitted
+with seeds 0 … S−1 on the cell's data (``--subset`` points drawn with seed 0 where given; cells
+that use the choice are then run on other seeds). With several cells the choice is the
+candidate of the best mean rank over the cells (ties: the first). The choice reads no labels;
+the data set's labels are loaded only to record NMI per candidate beside it. Writes
+``experiments/selection/<cell>-<param>.json`` (or ``<out>.json``: every criterion's scores per
+cell, the choice, the command) and prints the chosen candidate.
 """
 from __future__ import annotations
 
@@ -19,6 +25,7 @@ import sys
 import time
 
 import numpy as np
+from scipy.stats import rankdata
 
 from run import HERE, load_table
 
@@ -26,48 +33,89 @@ from jaxclust import config, data, select
 from jaxclust.methods import get
 
 
+def parse_candidate(method, text: str) -> dict:
+    """``"ae_hidden=256,256,512 pretrain_epochs=200"`` → flat values of ``method``'s
+    parameters, cast to each parameter's kind."""
+    kinds = {q.name: q.kind for q in config.params(method)}
+    cast = {"int": int, "float": float, "str": str,
+            "bool": lambda v: v.lower() in ("1", "true", "yes"),
+            "ints": lambda v: [int(t) for t in v.split(",")]}
+    out = {}
+    for item in text.split():
+        name, sep, value = item.partition("=")
+        if not sep:
+            raise ValueError(f"candidate item {item!r} is not name=value")
+        if name not in kinds:
+            raise ValueError(f"{method.name} has no parameter {name}")
+        out[name] = cast[kinds[name]](value)
+    return out
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("table")
-    p.add_argument("cell")
-    p.add_argument("--param", required=True, help="a flat parameter of the cell's method")
-    p.add_argument("--values", nargs="+", required=True, help="its candidate values")
+    p.add_argument("cells", nargs="+")
+    p.add_argument("--param", help="a flat parameter of the cells' method")
+    p.add_argument("--values", nargs="+", help="its candidate values")
+    p.add_argument("--candidate", action="append", default=[],
+                   help="one candidate as name=value pairs (repeat for each)")
+    p.add_argument("--out", help="the output's name (default: <cell>-<param>)")
     p.add_argument("--subset", type=int, default=None)
     p.add_argument("--seeds", type=int, default=3)
     p.add_argument("--criterion", default="silhouette", choices=tuple(select.CRITERIA))
     p.add_argument("--data-dir", default=None)
     opts = p.parse_args(argv)
-    spec = load_table(opts.table)["cells"][opts.cell]
-    method = get(spec["method"])
-    kind = {q.name: q.kind for q in config.params(method)}.get(opts.param)
-    if kind is None:
-        p.error(f"{method.name} has no parameter {opts.param}")
-    cast = {"int": int, "float": float, "str": str,
-            "bool": lambda v: v.lower() in ("1", "true", "yes"),
-            "ints": lambda v: [int(t) for t in v.split(",")]}[kind]  # "64,32": two layers
-    candidates = [{opts.param: cast(v)} for v in opts.values]
-    x, y = data.load(spec["dataset"], data_dir=opts.data_dir, subset=opts.subset, seed=0,
-                     r_min=spec.get("r_min"), value_range=spec.get("value_range"))
-    base = {"n_clusters": len(np.unique(y)), **spec.get("config", {})}
-    t0 = time.perf_counter()
-    res = select.select_config(
-        method, x, candidates, base, n_seeds=opts.seeds, criterion=opts.criterion, y=y,
-        on_candidate=lambda i, row: print(
-            f"{candidates[i]}: " + "  ".join(f"{k} {np.mean(v):.4f}" for k, v in row.items()
-                                             if k in select.CRITERIA), flush=True))
-    chosen = candidates[res.chosen][opts.param]
-    out = HERE / "selection" / f"{opts.cell}-{opts.param}.json"
+    specs = load_table(opts.table)["cells"]
+    missing = [c for c in opts.cells if c not in specs]
+    if missing:
+        p.error(f"table {opts.table} has no cell {', '.join(missing)}")
+    method = get(specs[opts.cells[0]]["method"])
+    if any(specs[c]["method"] != method.name for c in opts.cells):
+        p.error("the cells must share one method")
+    if bool(opts.param) == bool(opts.candidate) or bool(opts.param) != bool(opts.values):
+        p.error("give --param with --values, or --candidate (one or more)")
+    try:
+        candidates = ([parse_candidate(method, f"{opts.param}={v}") for v in opts.values]
+                      if opts.param else [parse_candidate(method, c) for c in opts.candidate])
+    except ValueError as e:
+        p.error(str(e))
+    if opts.out is None and (len(opts.cells) > 1 or not opts.param):
+        p.error("--out is needed with several cells or --candidate")
+    t0, per_cell = time.perf_counter(), {}
+    for cell in opts.cells:
+        spec = specs[cell]
+        x, y = data.load(spec["dataset"], data_dir=opts.data_dir,
+                         subset=opts.subset or spec.get("subset"), seed=0,
+                         r_min=spec.get("r_min"), value_range=spec.get("value_range"))
+        print(f"{cell}: {x.shape}", flush=True)
+        res = select.select_config(
+            method, x, candidates, {"n_clusters": len(np.unique(y)), **spec.get("config", {})},
+            n_seeds=opts.seeds, criterion=opts.criterion, preset=spec.get("preset", "paper"),
+            y=y, on_candidate=lambda i, row: print(
+                f"  {candidates[i]}: " + "  ".join(
+                    f"{k} {np.mean(v):.4f}" for k, v in row.items() if k in select.CRITERIA),
+                flush=True))
+        per_cell[cell] = res
+    sign = select.CRITERIA[opts.criterion]
+    means = np.array([[sign * np.mean(s) for s in r.scores[opts.criterion]]
+                      for r in per_cell.values()])  # (cells, C), higher is better
+    mean_rank = rankdata(-means, axis=1).mean(axis=0)
+    chosen = int(np.argmin(mean_rank))
+    out = HERE / "selection" / f"{opts.out or opts.cells[0] + '-' + opts.param}.json"
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps({
-        "table": opts.table, "cell": opts.cell, "param": opts.param,
-        "values": [c[opts.param] for c in candidates], "criterion": opts.criterion,
-        "chosen": chosen, "seeds": list(range(opts.seeds)), "subset": opts.subset,
-        "scores": {k: np.asarray(v).tolist() for k, v in res.scores.items()},
-        "nmi_not_used_for_the_choice": res.nmi.tolist(),
+        "table": opts.table, "cells": opts.cells, "candidates": candidates,
+        "criterion": opts.criterion, "chosen": candidates[chosen],
+        "mean_rank": mean_rank.tolist(), "seeds": list(range(opts.seeds)),
+        "subset": opts.subset,
+        "scores": {cell: {k: np.asarray(v).tolist() for k, v in r.scores.items()}
+                   for cell, r in per_cell.items()},
+        "nmi_not_used_for_the_choice": {cell: r.nmi.tolist() for cell, r in per_cell.items()},
         "wall_time_s": time.perf_counter() - t0,
         "command": shlex.join(["python", "experiments/select_config.py", *sys.argv[1:]])},
         indent=1) + "\n")
-    print(f"chosen by {opts.criterion}: {opts.param} = {chosen}; wrote {out}")
+    print(f"chosen by {opts.criterion} (mean rank over {len(opts.cells)} cell(s)): "
+          f"{candidates[chosen]}; wrote {out}")
 
 
 if __name__ == "__main__":

@@ -175,12 +175,13 @@ def internal_scores(x, labels) -> dict:
 
 def select_config(method: Method, x, candidates: Sequence[Mapping], base: Mapping = (), *,
                   seed: int = 0, n_seeds: int = 3, criterion: str = "stability",
-                  sample: int = 2000, y=None,
+                  sample: int = 2000, preset: str = "paper", y=None,
                   on_candidate: Callable[[int, dict], None] | None = None) -> SelectConfig:
     """Fit ``method`` with each candidate setting and choose one by a criterion that sees no
     labels.
 
-    candidates: flat settings (:mod:`jaxclust.config` names), each applied over ``base``;
+    candidates: flat settings (:mod:`jaxclust.config` names), each applied over ``base``
+    over ``preset``;
     seeds ``seed … seed + n_seeds − 1`` for every candidate. Criteria (``CRITERIA``):
     ``"stability"``, the mean pairwise ARI of the seeds' partitions (needs ``n_seeds ≥ 2``);
     ``"silhouette"``, ``"calinski_harabasz"``, ``"davies_bouldin"`` of each seed's labels
@@ -198,7 +199,7 @@ def select_config(method: Method, x, candidates: Sequence[Mapping], base: Mappin
         raise ValueError("criterion 'stability' needs n_seeds >= 2")
     x = check_data(x)
     y = None if y is None else check_labels(y, n_samples=x.shape[0])
-    cfgs = [config.build(method, **{**dict(base), **c}) for c in candidates]  # check all first
+    cfgs = [config.build(method, preset, **{**dict(base), **c}) for c in candidates]  # check all first
     rows = np.random.default_rng(seed).permutation(x.shape[0])[:sample]
     keys, xj = runner.seed_keys(seed, n_seeds), jnp.asarray(x)
     table = []

@@ -198,3 +198,27 @@ def test_data_per_seed_draws_the_synthetic_set_with_each_seed():
     varied = [run.load_cell_data({**cell, "data_per_seed": True}, None, s)[0] for s in (0, 3)]
     np.testing.assert_array_equal(varied[0], x0)
     assert not np.allclose(varied[1], x0)
+
+
+def test_select_config_script_chooses_one_candidate_over_several_cells(tmp_path, monkeypatch,
+                                                                       capsys):
+    import select_config
+
+    _blobs(tmp_path)
+    blobs = str(tmp_path / "blobs.npz")
+    table = _table(tmp_path / "t.toml", {
+        name: ['method = "kmeans"', f'dataset = "{blobs}"', 'chosen_by = "default"',
+               f"config = {{n_init = {n}}}"] for name, n in (("a", 2), ("b", 3))})
+    monkeypatch.setattr(select_config, "HERE", tmp_path)
+    args = [table, "a", "b", "--candidate", "n_clusters=2", "--candidate", "n_clusters=3",
+            "--candidate", "n_clusters=6 max_iter=50", "--seeds", "2", "--out", "k"]
+    select_config.main(args)
+    out = json.loads((tmp_path / "selection" / "k.json").read_text())
+    assert out["chosen"] == {"n_clusters": 3} and out["mean_rank"][1] == 1.0
+    assert out["cells"] == ["a", "b"] and len(out["scores"]["b"]["silhouette"]) == 3
+    for bad, message in ((["--candidate", "bogus=1"], "kmeans has no parameter bogus"),
+                         (["--candidate", "n_clusters"], "is not name=value"),
+                         ([], "give --param with --values, or --candidate")):
+        with pytest.raises(SystemExit):
+            select_config.main([table, "a", *bad, "--out", "k"])
+        assert message in capsys.readouterr().err
