@@ -83,14 +83,14 @@ def one(mode: str, n: int, total: int, steps: int, data_dir) -> dict:
         rows = stream.NpyRows(data.deformed_path(total))
         out["data_bytes"] = 0
         out["file_bytes"] = rows.shape[0] * rows.shape[1]
-        q_fn = jax.jit(lambda v, c, xb: dec._q(v, c, stream.as_float(xb), cfg))
+        q_fn = jax.jit(lambda s, xb: dec.predict_proba(s, stream.as_float(xb), cfg))
         step = jax.jit(lambda s, xb, pb: dec.train_step(s, (stream.as_float(xb), pb), cfg))
         warm = rows[:65_536]
-        q_fn(state.variables, state.centroids, warm).block_until_ready()  # compile
+        q_fn(state, warm).block_until_ready()  # compile
         p0 = jnp.zeros((BATCH, cfg.n_clusters))
         jax.block_until_ready(step(state, jnp.asarray(warm[:BATCH]), p0))
         t0 = reset()
-        q = stream.map_blocks(lambda xb: q_fn(state.variables, state.centroids, xb), rows)
+        q = stream.map_blocks(lambda xb: q_fn(state, xb), rows)
         p = np.asarray(losses.target_distribution(q))
         out["pass_s"] = time.perf_counter() - t0
         del q

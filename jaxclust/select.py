@@ -199,7 +199,8 @@ def select_config(method: Method, x, candidates: Sequence[Mapping], base: Mappin
         raise ValueError("criterion 'stability' needs n_seeds >= 2")
     x = check_data(x)
     y = None if y is None else check_labels(y, n_samples=x.shape[0])
-    cfgs = [config.build(method, preset, **{**dict(base), **c}) for c in candidates]  # check all first
+    # every candidate checked before the first fit
+    cfgs = [config.build(method, preset, **{**dict(base), **c}) for c in candidates]
     rows = np.random.default_rng(seed).permutation(x.shape[0])[:sample]
     keys, xj = runner.seed_keys(seed, n_seeds), jnp.asarray(x)
     table = []
