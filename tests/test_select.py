@@ -1,4 +1,6 @@
 """Choosing k: DEC's generalizability G and the silhouette criterion."""
+import types
+
 import numpy as np
 import pytest
 from sklearn.datasets import make_blobs
@@ -71,3 +73,20 @@ def test_select_config_runs_any_method():
                                {"ae_hidden": (16,), "pretrain_epochs": 2, "n_init": 1},
                                n_seeds=2)
     assert res.chosen in (0, 1) and np.isfinite(res.scores["stability"]).all()
+
+
+def test_select_config_builds_each_candidate_over_the_preset(monkeypatch):
+    x = np.asarray(data.load("digits", subset=100)[0])
+    seen = []
+
+    def fake_fit_seeds(method, keys, xj, cfg):
+        seen.append(cfg)
+        return types.SimpleNamespace(labels=np.tile(np.arange(100) % 2, (len(keys), 1)))
+
+    monkeypatch.setattr(select.runner, "fit_seeds", fake_fit_seeds)
+    select.select_config(get("aekm"), x, [{"pretrain_epochs": 3}, {}], {"n_clusters": 2},
+                         n_seeds=2, preset="small")
+    assert [c.ae.epochs for c in seen] == [3, 100]  # candidate over preset
+    assert all(c.ae.hidden == (256, 256, 512) for c in seen)
+    with pytest.raises(ValueError, match="unknown preset"):
+        select.select_config(get("aekm"), x, [{}], preset="bogus")
