@@ -196,16 +196,21 @@ def seed_ranking(specs, groups) -> list[str]:
 
 def baseline_matrix(spec, groups) -> list[str]:
     """For a table with ``baseline = "<method>"``: mean ± std ACC of every method on every
-    data set, marked ✓ where its mean is at or above the baseline's on that data set."""
+    data set, marked ✓ where its mean is at or above the baseline's on that data set. A
+    method's cells chosen otherwise than ``default`` get a row of their own."""
     base = spec["baseline"]
     cells = spec["cells"]
     datasets = list(dict.fromkeys(c["dataset"] for c in cells.values()))
-    acc = {(c["method"], c["dataset"]): [r["metrics"]["acc"] for r in groups.get(cell, [])]
+
+    def row_name(c):
+        return c["method"] if c["chosen_by"] == "default" else f"{c['method']} ({c['chosen_by']})"
+
+    acc = {(row_name(c), c["dataset"]): [r["metrics"]["acc"] for r in groups.get(cell, [])]
            for cell, c in cells.items()}
     lines = [f"ACC by data set (✓: mean at or above {base}'s):", "",
              "| method | " + " | ".join(datasets) + " | ✓ |",
              "|---|" + "---|" * (len(datasets) + 1)]
-    for method in dict.fromkeys(c["method"] for c in cells.values()):
+    for method in dict.fromkeys(row_name(c) for c in cells.values()):
         row, wins = [], 0
         for d in datasets:
             ours, ref = acc.get((method, d), []), acc.get((base, d), [])
