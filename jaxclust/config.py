@@ -119,6 +119,8 @@ HELP = {
     "decay_every": "VaDE: epochs between learning-rate decays",
     "min_lr": "VaDE: the learning rate's floor",
     "adam_eps": "VaDE: Adam's ε",
+    "block_size": "rows per block of every full-data pass (embedding, predictions, "
+                  "objectives): memory grows with it, not with n; results do not depend on it",
 }
 
 

@@ -15,7 +15,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxclust.blocks import rowwise
+from jaxclust.blocks import BLOCK, rowwise
 
 
 class KMeansResult(NamedTuple):
@@ -47,10 +47,10 @@ def assign(x: jax.Array, centroids: jax.Array) -> tuple[jax.Array, jax.Array]:
     return jnp.argmin(d2, axis=1).astype(jnp.int32), d2
 
 
-def nearest(x: jax.Array, centroids: jax.Array) -> jax.Array:
-    """The nearest centroid of each point ``(n,)`` int32, in row blocks (memory
-    O(block · k), whatever n)."""
-    return rowwise(lambda rows: assign(rows, centroids)[0], x)
+def nearest(x: jax.Array, centroids: jax.Array, block: int = BLOCK) -> jax.Array:
+    """The nearest centroid of each point ``(n,)`` int32, in blocks of ``block`` rows
+    (memory O(block · k), whatever n)."""
+    return rowwise(lambda rows: assign(rows, centroids)[0], x, block=block)
 
 
 def inertia(x: jax.Array, centroids: jax.Array, labels: jax.Array) -> jax.Array:

@@ -11,7 +11,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from jaxclust.blocks import rowwise
+from jaxclust.blocks import BLOCK, rowwise
 from jaxclust.losses import reconstruction_error
 
 ACTIVATIONS = {"relu": nn.relu, "elu": nn.elu}
@@ -139,19 +139,20 @@ def apply_ensemble(module: nn.Module, variables, x: jax.Array, train: bool = Fal
     return jax.vmap(lambda v: forward(module, v, x, train, **kwargs))(variables)
 
 
-def embed(module: nn.Module, variables, x: jax.Array) -> jax.Array:
-    """Encoder output ``(n, latent)`` in inference mode (in row blocks:
+def embed(module: nn.Module, variables, x: jax.Array, block: int = BLOCK) -> jax.Array:
+    """Encoder output ``(n, latent)`` in inference mode (in blocks of ``block`` rows:
     :func:`jaxclust.blocks.rowwise`)."""
-    return rowwise(lambda rows: module.apply(variables, rows, method=module.encode), x)
+    return rowwise(lambda rows: module.apply(variables, rows, method=module.encode), x,
+                   block=block)
 
 
 def ensemble_errors(module: nn.Module, variables, x: jax.Array, kind: str,
-                    chunk: int = 2048) -> jax.Array:
+                    block: int = BLOCK) -> jax.Array:
     """Reconstruction error of every point by every stacked member ``(n, k)``, computed in
-    chunks of rows so the ``(k, n, d)`` reconstructions never exist at once."""
+    blocks of ``block`` rows so the ``(k, n, d)`` reconstructions never exist at once."""
 
     def block_errors(xb):
         (_, x_hat), _ = apply_ensemble(module, variables, xb, logits=kind == "bce")
         return reconstruction_error(xb, x_hat, kind)
 
-    return rowwise(block_errors, x, block=chunk)
+    return rowwise(block_errors, x, block=block)

@@ -227,3 +227,24 @@ def test_rowwise_equals_one_pass_and_keeps_shapes():
     assert pair["s"].shape == (1000,) and pair["a"].shape == (1000, 12)
     np.testing.assert_allclose(np.asarray(pair["s"]), np.asarray(x.sum(1) + jnp.arange(1000.0)),
                                rtol=1e-5)
+
+
+def test_block_size_bounds_a_methods_full_data_pass_and_not_its_result():
+    from jaxclust import config
+    from jaxclust.methods import dec, get
+
+    x = jax.random.uniform(jax.random.key(0), (3000, 20))
+    small, large = (config.build(get("dec"), n_clusters=3, ae_hidden=(2000,), block_size=b)
+                    for b in (128, 1024))
+    state = dec.from_pretrained(pretrain.init(jax.random.key(1), x, pretrain.phase_config(small)),
+                                x, small)
+
+    def scratch(cfg):
+        return jax.jit(lambda s, a: dec.predict_proba(s, a, cfg)).lower(
+            state, x).compile().memory_analysis().temp_size_in_bytes
+
+    assert scratch(small) * 4 < scratch(large)  # the 2000-wide activations: 128 vs 1024 rows
+    np.testing.assert_allclose(np.asarray(dec.predict_proba(state, x, small)),
+                               np.asarray(dec.predict_proba(state, x, large)), rtol=1e-5)
+    with pytest.raises(ValueError, match="block_size"):
+        config.build(get("dec"), block_size=0)

@@ -27,7 +27,8 @@ from jaxclust.methods.base import Method, flag_done
 class Config:
     """DAC settings: network ``hidden`` sizes; thresholds ``upper0``, ``lower0``,
     ``lam_step`` (λ added per epoch), ``lam_ratio``; Adam ``lr``, ``batch_size``; ``epochs``
-    at most (a run stops earlier when the thresholds meet)."""
+    at most (a run stops earlier when the thresholds meet); ``block_size``: rows per block of
+    the full-data passes."""
 
     n_clusters: int = 10
     hidden: tuple[int, ...] = (1200, 1200)
@@ -38,6 +39,7 @@ class Config:
     lr: float = 1e-3
     batch_size: int = 256
     epochs: int = 60
+    block_size: int = blocks.BLOCK
 
     def module(self) -> nets.MLP:
         return nets.MLP((*self.hidden, self.n_clusters), "relu", batch_norm=True)
@@ -95,7 +97,8 @@ def train_epoch(state: State, x: jax.Array, cfg: Config):
 
 def logits(state: State, x: jax.Array, cfg: Config) -> jax.Array:
     """The network's outputs ``(n, k)`` in inference mode, in row blocks."""
-    return blocks.rowwise(lambda rows: cfg.module().apply(state.variables, rows), x)
+    return blocks.rowwise(lambda rows: cfg.module().apply(state.variables, rows), x,
+                          block=cfg.block_size)
 
 
 def predict_proba(state: State, x: jax.Array, cfg: Config) -> jax.Array:

@@ -117,12 +117,14 @@ def train_epoch(state: State, x: jax.Array, cfg: Config):
 
 def errors(state: State, x: jax.Array, cfg: Config) -> jax.Array:
     """Each expert's reconstruction error ``‖x − f_i(x)‖²`` of each point ``(n, k)``."""
-    return nets.ensemble_errors(cfg.member.module(x.shape[1]), state.members, x, "sse")
+    return nets.ensemble_errors(cfg.member.module(x.shape[1]), state.members, x, "sse",
+                                cfg.block_size)
 
 
 def gate_logits(state: State, x: jax.Array, cfg: Config) -> jax.Array:
     """The gate's outputs ``(n, k)``, in row blocks."""
-    return blocks.rowwise(lambda rows: cfg.gate().apply(state.gate, rows), x)
+    return blocks.rowwise(lambda rows: cfg.gate().apply(state.gate, rows), x,
+                          block=cfg.block_size)
 
 
 def predict_proba(state: State, x: jax.Array, cfg: Config) -> jax.Array:

@@ -93,12 +93,12 @@ def train_epoch(state: State, x: jax.Array, cfg: Config):
 
 
 def embed(state: State, x: jax.Array, cfg: Config) -> jax.Array:
-    return nets.embed(cfg.ae.module(x.shape[1]), state.variables, x)
+    return nets.embed(cfg.ae.module(x.shape[1]), state.variables, x, cfg.block_size)
 
 
 def predict(state: State, x: jax.Array, cfg: Config) -> jax.Array:
     """Nearest centroid in the embedding: labels ``(n,)``."""
-    return kmeans.nearest(embed(state, x, cfg), state.centroids)
+    return kmeans.nearest(embed(state, x, cfg), state.centroids, cfg.block_size)
 
 
 def objective(state: State, x: jax.Array, cfg: Config) -> jax.Array:
@@ -110,7 +110,7 @@ def objective(state: State, x: jax.Array, cfg: Config) -> jax.Array:
         labels = kmeans.nearest(z, state.centroids)
         return dcn_loss(rows, x_hat, z, state.centroids, labels, cfg.lam, cfg.ae.loss)
 
-    return jnp.mean(blocks.rowwise(per_point, x))
+    return jnp.mean(blocks.rowwise(per_point, x, block=cfg.block_size))
 
 
 METHOD = Method(

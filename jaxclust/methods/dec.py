@@ -88,7 +88,7 @@ def from_pretrained(pre: pretrain.State, x: jax.Array, cfg: Config) -> State:
 
 
 def _q(variables, centroids, x, cfg: Config):
-    z = nets.embed(cfg.ae.module(x.shape[1]), variables, x)
+    z = nets.embed(cfg.ae.module(x.shape[1]), variables, x, cfg.block_size)
     return soft_assignment(z, centroids, cfg.alpha)
 
 
@@ -152,7 +152,7 @@ def train_epoch(state: State, x: jax.Array, cfg: Config):
 
 
 def embed(state: State, x: jax.Array, cfg: Config) -> jax.Array:
-    return nets.embed(cfg.ae.module(x.shape[1]), state.variables, x)
+    return nets.embed(cfg.ae.module(x.shape[1]), state.variables, x, cfg.block_size)
 
 
 def predict_proba(state: State, x: jax.Array, cfg: Config) -> jax.Array:

@@ -129,12 +129,12 @@ def train_epoch(state: State, x: jax.Array, cfg: Config):
 
 
 def embed(state: State, x: jax.Array, cfg: Config) -> jax.Array:
-    return nets.embed(cfg.ae.module(x.shape[1]), state.variables, x)
+    return nets.embed(cfg.ae.module(x.shape[1]), state.variables, x, cfg.block_size)
 
 
 def predict(state: State, x: jax.Array, cfg: Config) -> jax.Array:
     """The nearest representative: labels ``(n,)``."""
-    return kmeans.nearest(embed(state, x, cfg), state.reps)
+    return kmeans.nearest(embed(state, x, cfg), state.reps, cfg.block_size)
 
 
 def objective(state: State, x: jax.Array, cfg: Config) -> jax.Array:
@@ -142,7 +142,7 @@ def objective(state: State, x: jax.Array, cfg: Config) -> jax.Array:
     module = cfg.ae.module(x.shape[1])
     params, alpha = (state.variables["params"], state.reps), cfg.alphas()[-1]
     return jnp.mean(blocks.rowwise(lambda rows: loss(params, state.variables, module, rows,
-                                                   cfg, alpha)[0], x))
+                                                   cfg, alpha)[0], x, block=cfg.block_size))
 
 
 _FUNCTIONS = dict(config=Config, pretrains=True, start=from_pretrained,

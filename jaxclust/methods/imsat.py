@@ -44,7 +44,8 @@ class Config:
     ``n_neighbors`` set the per-point radius; ``xi``: VAT's finite-difference step; Adam
     ``lr``, ``batch_size``, ``epochs``; ``weight_decay``: AdamW's decoupled decay of the
     parameters; ``l2``: the penalty ``l2/2 · ‖θ‖²`` added to the objective (RIM's R(θ); its
-    gradient passes through Adam's scaling, as a weight-decay term in the loss does).
+    gradient passes through Adam's scaling, as a weight-decay term in the loss does);
+    ``block_size``: rows per block of the full-data passes.
     """
 
     n_clusters: int = 10
@@ -60,6 +61,7 @@ class Config:
     epochs: int = 50
     weight_decay: float = 0.0
     l2: float = 0.0
+    block_size: int = blocks.BLOCK
 
     def __post_init__(self):
         if self.augment not in AUGMENTS:
@@ -159,7 +161,8 @@ def train_epoch(state: State, x: jax.Array, cfg: Config):
 def logits(state: State, x: jax.Array, cfg: Config) -> jax.Array:
     """The classifier's logits ``(n, k)`` in inference mode (running BatchNorm statistics),
     in row blocks."""
-    return blocks.rowwise(lambda rows: cfg.module().apply(state.variables, rows), x)
+    return blocks.rowwise(lambda rows: cfg.module().apply(state.variables, rows), x,
+                          block=cfg.block_size)
 
 
 def predict_proba(state: State, x: jax.Array, cfg: Config) -> jax.Array:

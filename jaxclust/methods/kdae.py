@@ -104,7 +104,8 @@ def train_epoch(state: State, x: jax.Array, cfg: Config):
 
 def errors(state: State, x: jax.Array, cfg: Config) -> jax.Array:
     """Each member's reconstruction error of each point ``(n, k)``."""
-    return nets.ensemble_errors(cfg.member.module(x.shape[1]), state.variables, x, cfg.error)
+    return nets.ensemble_errors(cfg.member.module(x.shape[1]), state.variables, x, cfg.error,
+                                cfg.block_size)
 
 
 def reconstruct(state: State, x: jax.Array, cfg: Config) -> jax.Array:

@@ -6,19 +6,21 @@ import dataclasses
 
 import jax
 
-from jaxclust import kmeans
+from jaxclust import blocks, kmeans
 from jaxclust.methods.base import Method
 
 
 @dataclasses.dataclass(frozen=True)
 class Config:
     """``n_clusters``; ``n_init`` k-means++ restarts; at most ``max_iter`` Lloyd iterations,
-    stopping when the centroids move less than ``tol`` (scikit-learn's relative tolerance)."""
+    stopping when the centroids move less than ``tol`` (scikit-learn's relative tolerance);
+    ``block_size``: rows per block when assigning new points."""
 
     n_clusters: int = 10
     n_init: int = 20
     max_iter: int = 300
     tol: float = 1e-4
+    block_size: int = blocks.BLOCK
 
 
 def init(key: jax.Array, x: jax.Array, cfg: Config) -> kmeans.KMeansResult:
@@ -29,7 +31,7 @@ def init(key: jax.Array, x: jax.Array, cfg: Config) -> kmeans.KMeansResult:
 
 def predict(state: kmeans.KMeansResult, x: jax.Array, cfg: Config) -> jax.Array:
     """Nearest centroid: labels ``(n,)``."""
-    return kmeans.nearest(x, state.centroids)
+    return kmeans.nearest(x, state.centroids, cfg.block_size)
 
 
 def distances(state: kmeans.KMeansResult, x: jax.Array, cfg: Config) -> jax.Array:

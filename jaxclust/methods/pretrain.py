@@ -18,21 +18,23 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from jaxclust import kmeans, nets, train
+from jaxclust import blocks, kmeans, nets, train
 
 
 @dataclasses.dataclass(frozen=True)
 class Config:
-    """``n_clusters``; the autoencoder and its pre-training ``ae``; k-means restarts."""
+    """``n_clusters``; the autoencoder and its pre-training ``ae``; k-means restarts;
+    ``block_size``: rows per block of every full-data pass (memory ∝ block_size)."""
 
     n_clusters: int = 10
     ae: train.AEConfig = train.AEConfig()
     n_init: int = 20
+    block_size: int = blocks.BLOCK
 
 
 def phase_config(cfg: Config) -> Config:
     """The pre-training part of any method's config (what a cached pre-training depends on)."""
-    return Config(cfg.n_clusters, cfg.ae, cfg.n_init)
+    return Config(cfg.n_clusters, cfg.ae, cfg.n_init, cfg.block_size)
 
 
 class State(NamedTuple):
@@ -55,7 +57,7 @@ def train_epoch(state: State, x: jax.Array, cfg: Config):
 
 def embed(state: State, x: jax.Array, cfg: Config) -> jax.Array:
     """The embedding ``(n, latent)``."""
-    return nets.embed(cfg.ae.module(x.shape[1]), state.ae.variables, x)
+    return nets.embed(cfg.ae.module(x.shape[1]), state.ae.variables, x, cfg.block_size)
 
 
 def cluster(state: State, x: jax.Array, cfg: Config) -> State:
@@ -67,13 +69,14 @@ def cluster(state: State, x: jax.Array, cfg: Config) -> State:
 
 def predict(state: State, x: jax.Array, cfg: Config) -> jax.Array:
     """Nearest centroid in the embedding: labels ``(n,)``."""
-    return kmeans.nearest(embed(state, x, cfg), state.centroids)
+    return kmeans.nearest(embed(state, x, cfg), state.centroids, cfg.block_size)
 
 
 def objective(state: State, x: jax.Array, cfg: Config) -> jax.Array:
     """k-means inertia in the embedding."""
     z = embed(state, x, cfg)
-    return kmeans.inertia(z, state.centroids, kmeans.nearest(z, state.centroids))
+    return kmeans.inertia(z, state.centroids, kmeans.nearest(z, state.centroids,
+                                                             cfg.block_size))
 
 
 def fit(key: jax.Array, x: jax.Array, cfg: Config) -> State:

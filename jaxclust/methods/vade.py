@@ -178,8 +178,9 @@ def from_pretrained(pre: pretrain.State, x: jax.Array, cfg: Config) -> State:
     vae = module(cfg, n_features)
     key, k_init = jax.random.split(pre.ae.key)
     params = vae_params(k_init, vae, pre.ae.variables["params"])
-    z = nets.embed(cfg.ae.module(n_features), pre.ae.variables, x)
-    start = jax.nn.one_hot(kmeans.nearest(z, pre.centroids), cfg.n_clusters, dtype=z.dtype)
+    z = nets.embed(cfg.ae.module(n_features), pre.ae.variables, x, cfg.block_size)
+    start = jax.nn.one_hot(kmeans.nearest(z, pre.centroids, cfg.block_size), cfg.n_clusters,
+                           dtype=z.dtype)
     mix = gmm.fit_from(z, start, gmm.Config(cfg.n_clusters, diagonal=True))
     var = jnp.diagonal(mix.chol, axis1=1, axis2=2) ** 2
     prior = Prior(jnp.zeros(cfg.n_clusters), mix.means + mix.centre[None], jnp.log(var))
@@ -218,7 +219,8 @@ def train_epoch(state: State, x: jax.Array, cfg: Config):
 def embed(state: State, x: jax.Array, cfg: Config) -> jax.Array:
     """The encoder's mean μ̃(x) ``(n, latent)``."""
     vae = module(cfg, x.shape[1])
-    return blocks.rowwise(lambda rows: vae.apply(state.variables, rows, method=vae.encode)[0], x)
+    return blocks.rowwise(lambda rows: vae.apply(state.variables, rows, method=vae.encode)[0], x,
+                          block=cfg.block_size)
 
 
 def predict_proba(state: State, x: jax.Array, cfg: Config) -> jax.Array:
@@ -236,7 +238,7 @@ def objective(state: State, x: jax.Array, cfg: Config) -> jax.Array:
     eps = jax.random.normal(state.key, (x.shape[0], cfg.ae.latent))
     params, vae = (state.variables["params"], state.prior), module(cfg, x.shape[1])
     return jnp.mean(blocks.rowwise(lambda rows, e: loss(params, vae, rows, e, cfg.ae.loss), x,
-                                 eps))
+                                 eps, block=cfg.block_size))
 
 
 METHOD = Method(
