@@ -67,7 +67,7 @@ def bench(name: str, x: np.ndarray, k: int, iters: int) -> dict:
     key = jax.random.key(0)
     compiled, compile_s = timed(lambda: kmeans.kmeans.lower(
         key, xj, k=k, n_init=1, max_iter=iters, tol=0.0).compile())
-    ours, ours_s = timed(lambda: jax.block_until_ready(compiled(key, xj, 0.0)))
+    ours, ours_s = timed(lambda: jax.block_until_ready(compiled(key, xj, tol=0.0)))
     sk, sk_s = timed(lambda: KMeans(k, n_init=1, max_iter=iters, tol=0.0, random_state=0,
                                     algorithm="lloyd").fit(x))
     batch = 4096
