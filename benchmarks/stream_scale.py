@@ -11,11 +11,12 @@ its peak RSS is its own. Timed, after compiling: the **full-data pass** — DEC'
 update (q of every row, then P) — and ``--steps`` **training steps** of batch 256 on shuffled
 rows with their rows of P. In memory: ``dec.update_target`` and a ``lax.scan`` of
 ``dec.train_step``, each called once untimed first (a compiled program's first call on CPU
-is slower and takes more memory); streamed: :func:`jaxclust.stream.map_blocks` of q (blocks of 65 536
-rows), P on the host, and a host loop of the jitted ``dec.train_step`` over
-:func:`jaxclust.stream.shuffled_batches` (the rows of each batch read from the file by a
-background thread). The network is DEC's d-500-500-2000-10, untrained, its centroids from
-k-means on the first 10 000 embedded rows (timing does not depend on the weights). Memory:
+is slower and takes more memory). Streamed: :func:`jaxclust.stream.map_blocks` of q
+(blocks of 65 536 rows), P on the host, then :func:`jaxclust.stream.shuffled_batches` in
+groups of 16 batches read in runs of 16 consecutive rows (a background thread reads the
+next groups), each group one jitted ``lax.scan`` of ``dec.train_step``. The network is
+DEC's d-500-500-2000-10, untrained, its centroids from k-means on the first 10 000 rows
+(timing does not depend on the weights). Memory:
 the process's peak RSS over the timed part (``VmHWM``, reset first) — for the streamed side
 with the data on disk. Writes benchmarks/results/stream_scale.json and prints a table:
 µs per point and the streamed/in-memory ratio (goal ≤ 1.3), peak RSS (goal ≤ 4 GB).
@@ -30,6 +31,7 @@ import time
 from pathlib import Path
 
 BATCH = 256
+GROUP, CHUNK = 16, 16  # streamed: 16 steps per call, read in runs of 16 rows
 
 
 def one(mode: str, n: int, total: int, steps: int, data_dir) -> dict:
@@ -48,7 +50,7 @@ def one(mode: str, n: int, total: int, steps: int, data_dir) -> dict:
     pre = pretrain.init(key, head, pretrain.phase_config(cfg))
     pre = pretrain.cluster(pre, head, pretrain.Config(cfg.n_clusters, cfg.ae, n_init=1))
     state = dec.from_pretrained(pre, head, cfg)
-    idx_all = np.stack(list(stream.shuffled_indices(n, 0, BATCH, steps)))  # (steps, B)
+    idx_all = np.concatenate(list(stream.shuffled_indices(n, 0, BATCH, steps)))  # (steps, B)
     out = {"mode": mode, "n": n, "steps": steps, "batch": BATCH}
 
     def reset():
@@ -87,20 +89,23 @@ def one(mode: str, n: int, total: int, steps: int, data_dir) -> dict:
         out["data_bytes"] = 0
         out["file_bytes"] = rows.shape[0] * rows.shape[1]
         q_fn = jax.jit(lambda s, xb: dec.predict_proba(s, stream.as_float(xb), cfg))
-        step = jax.jit(lambda s, xb, pb: dec.train_step(s, (stream.as_float(xb), pb), cfg))
+        group = jax.jit(lambda s, xg, pg: jax.lax.scan(
+            lambda c, b: dec.train_step(c, (stream.as_float(b[0]), b[1]), cfg), s, (xg, pg)))
         warm = rows[:65_536]
         q_fn(state, warm).block_until_ready()  # compile
-        p0 = jnp.zeros((BATCH, cfg.n_clusters))
-        jax.block_until_ready(step(state, jnp.asarray(warm[:BATCH]), p0))
+        p0 = jnp.zeros((GROUP, BATCH, cfg.n_clusters))
+        jax.block_until_ready(group(state, jnp.asarray(warm[:GROUP * BATCH].reshape(
+            GROUP, BATCH, -1)), p0))
         t0 = reset()
         q = stream.map_blocks(lambda xb: q_fn(state, xb), rows)
         p = np.asarray(losses.target_distribution(q))
         out["pass_s"] = time.perf_counter() - t0
         del q
         t0 = time.perf_counter()
-        it = stream.shuffled_batches(rows, seed=0, batch_size=BATCH, n_steps=steps)
-        for idx, xb in it:
-            state, loss = step(state, xb, p[idx])
+        it = stream.shuffled_batches(rows, seed=0, batch_size=BATCH, n_steps=steps,
+                                     group=GROUP, chunk=CHUNK)
+        for idx, xg in it:
+            state, loss = group(state, xg, p[idx])
         jax.block_until_ready(loss)
         out["steps_s"] = time.perf_counter() - t0
     out["peak_rss_bytes"] = _status("VmHWM")

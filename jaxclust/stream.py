@@ -20,6 +20,7 @@ from __future__ import annotations
 import os
 import queue
 import threading
+import weakref
 from collections.abc import Callable, Iterable, Iterator
 
 import jax
@@ -52,13 +53,10 @@ class NpyRows:
         self.shape, self.dtype = tuple(shape), np.dtype(dtype)
         self._row_bytes = shape[1] * self.dtype.itemsize
         self._fd = os.open(self.path, os.O_RDONLY)
+        weakref.finalize(self, os.close, self._fd)
 
     def __len__(self) -> int:
         return self.shape[0]
-
-    def __del__(self):
-        if getattr(self, "_fd", None) is not None:
-            os.close(self._fd)
 
     def _read(self, start: int, count: int, out: np.ndarray):
         view = memoryview(out).cast("B")
@@ -128,29 +126,54 @@ def prefetch(items: Iterable, ahead: int = 2) -> Iterator:
                 pass
 
 
-def shuffled_indices(n: int, seed: int, batch_size: int, n_steps: int) -> Iterator[np.ndarray]:
-    """``n_steps`` batches of row indices ``(batch_size,)``, each sorted (fewer, longer
-    reads): consecutive passes over a new permutation of ``range(n)`` each, the last
-    ``n mod batch_size`` rows of a pass dropped (as :func:`jaxclust.train.batch_indices`)."""
+def shuffled_indices(n: int, seed: int, batch_size: int, n_steps: int,
+                     group: int = 1, chunk: int = 1) -> Iterator[np.ndarray]:
+    """Row indices of ``n_steps`` shuffled mini-batches, ``group`` batches at a time:
+    arrays ``(g, batch_size)``, ``g = group`` except at the end of a pass or of the steps.
+
+    Each pass over the data permutes runs of ``chunk`` consecutive rows (``chunk = 1``: a
+    permutation of ``range(n)``); the rows of each group — whole runs — are shuffled among
+    themselves and cut into batches; what does not fill a batch at the end of a pass is
+    dropped (as :func:`jaxclust.train.batch_indices`). ``chunk > 1`` reads a group with one
+    read per run instead of one per row (the file's order is mixed at the scale of runs:
+    keep ``group · batch_size / chunk`` runs per group large).
+    """
     if not 0 < batch_size <= n:
         raise ValueError(f"batch_size must be in [1, {n}], got {batch_size}")
+    if group < 1 or chunk < 1 or chunk > n:
+        raise ValueError(f"group and chunk must be >= 1 (chunk <= n), got {group}, {chunk}")
+    if chunk > 1 and (group * batch_size) % chunk:
+        raise ValueError(f"group * batch_size ({group * batch_size}) must be a multiple of "
+                         f"chunk ({chunk})")
     rng = np.random.default_rng(seed)
-    per_pass, step = n // batch_size, 0
+    n_chunks, step = n // chunk, 0
+    per_pass = n_chunks * chunk // batch_size
     while step < n_steps:
-        perm = rng.permutation(n)
-        for b in range(min(per_pass, n_steps - step)):
-            yield np.sort(perm[b * batch_size:(b + 1) * batch_size])
+        order = rng.permutation(n_chunks)
+        seq = (order[:, None] * chunk + np.arange(chunk)).reshape(-1)
+        for b in range(0, min(per_pass, n_steps - step), group):
+            g = min(group, per_pass - b, n_steps - step - b)
+            window = seq[b * batch_size:(b + g) * batch_size]
+            if chunk > 1:
+                window = rng.permutation(window)
+            yield window.reshape(g, batch_size)
         step += per_pass
 
 
 def shuffled_batches(rows: NpyRows, seed: int, batch_size: int, n_steps: int,
+                     group: int | None = None, chunk: int = 1,
                      ahead: int = 4) -> Iterator[tuple[np.ndarray, jax.Array]]:
-    """``(idx, xb)`` for ``n_steps`` shuffled mini-batches (:func:`shuffled_indices`):
-    the host indices ``(B,)`` (to gather per-row targets) and the rows ``(B, d)`` on the
-    device in the file's dtype, read ``ahead`` batches in advance."""
+    """``(idx, xb)`` for ``n_steps`` shuffled mini-batches (:func:`shuffled_indices`): the
+    host indices ``(B,)`` (to gather per-row targets) and the rows ``(B, d)`` on the device
+    in the file's dtype, read ``ahead`` in advance. With ``group``: ``group`` batches at a
+    time, ``(g, B)`` and ``(g, B, d)`` (for a ``lax.scan`` of steps: one call, one transfer
+    per group)."""
     def batches():
-        for idx in shuffled_indices(len(rows), seed, batch_size, n_steps):
-            yield idx, jax.device_put(rows.take(idx))
+        for idx in shuffled_indices(len(rows), seed, batch_size, n_steps, group or 1, chunk):
+            flat = idx.reshape(-1)
+            order = np.sort(flat)  # ascending: consecutive rows are one read
+            xb = rows.take(order)[np.searchsorted(order, flat)].reshape(*idx.shape, -1)
+            yield (idx, jax.device_put(xb)) if group else (idx[0], jax.device_put(xb[0]))
 
     yield from prefetch(batches(), ahead)
 

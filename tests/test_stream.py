@@ -42,17 +42,24 @@ def test_rows_read_as_numpy_does(u8, tmp_path):
 
 
 def test_shuffled_indices_cover_each_pass_once_and_follow_the_seed():
-    batches = list(stream.shuffled_indices(103, seed=3, batch_size=10, n_steps=25))
+    batches = [b[0] for b in stream.shuffled_indices(103, seed=3, batch_size=10, n_steps=25)]
     assert len(batches) == 25 and all(b.shape == (10,) for b in batches)
-    assert all(np.all(np.diff(b) > 0) for b in batches)  # sorted, no repeat in a batch
     first_pass = np.concatenate(batches[:10])
     assert np.unique(first_pass).size == 100  # 10 batches of one permutation, 3 dropped
-    again = list(stream.shuffled_indices(103, seed=3, batch_size=10, n_steps=25))
+    again = [b[0] for b in stream.shuffled_indices(103, seed=3, batch_size=10, n_steps=25)]
     assert all(np.array_equal(a, b) for a, b in zip(batches, again))
     other = next(stream.shuffled_indices(103, seed=4, batch_size=10, n_steps=1))
-    assert not np.array_equal(other, batches[0])
+    assert not np.array_equal(other[0], batches[0])
+    # groups of 4 batches read in runs of 5 rows: a pass is whole runs, each row once
+    groups = list(stream.shuffled_indices(103, seed=0, batch_size=10, n_steps=12, group=4,
+                                          chunk=5))
+    assert [g.shape for g in groups] == [(4, 10), (4, 10), (2, 10), (2, 10)]  # 10 per pass
+    one_pass = np.concatenate([g.reshape(-1) for g in groups[:3]])
+    assert np.unique(one_pass).size == 100 and np.unique(one_pass // 5).size == 20
     with pytest.raises(ValueError, match="batch_size"):
         next(stream.shuffled_indices(5, 0, 6, 1))
+    with pytest.raises(ValueError, match="multiple of chunk"):
+        next(stream.shuffled_indices(100, 0, 10, 1, group=1, chunk=3))
 
 
 def test_map_blocks_equals_the_function_on_all_rows(u8):
@@ -78,6 +85,17 @@ def test_training_on_streamed_batches_equals_training_in_memory(u8):
         memory, _ = step(memory, jnp.asarray(x[idx]))
     jax.tree.map(np.testing.assert_array_equal, streamed.variables, memory.variables)
     assert int(streamed.step) == 40
+    # grouped batches through a scan of the same step: the same as the batches one by one
+    scan = jax.jit(lambda s, g: jax.lax.scan(lambda c, b: step(c, b), s, g))
+    grouped = single = train.ae_init(jax.random.key(0), jnp.zeros((1, 12)), cfg)
+    for idx, xg in stream.shuffled_batches(rows, seed=2, batch_size=32, n_steps=20, group=8,
+                                           chunk=4):
+        assert xg.shape == (*idx.shape, 12)
+        grouped, _ = scan(grouped, xg)
+        for i in idx:
+            single, _ = step(single, jnp.asarray(x[i]))
+    jax.tree.map(np.testing.assert_allclose, grouped.variables, single.variables)
+    assert int(grouped.step) == 20
 
 
 def test_prefetch_hands_over_the_producers_error_and_stops_when_left_early():
