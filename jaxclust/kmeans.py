@@ -93,10 +93,11 @@ MAX_ELEMENTS = 2 ** 24
 def lloyd_step(x: jax.Array, centroids: jax.Array) -> tuple[jax.Array, jax.Array]:
     """One Lloyd step: assign every point, then move each centroid to its points' mean.
 
-    The cross products and the centroid sums are one matmul each, laid out ``(k, n)``
-    (on XLA:CPU ≈ 5× faster than ``(n, k)`` for small ``d``: the arg-min then reduces a
-    major axis); beyond ``MAX_ELEMENTS`` entries the ``(k, n)`` matrices are built for one
-    block of rows at a time (memory O(k · block), whatever n). An empty cluster is
+    The cross products are one matmul laid out ``(k, n)`` (on XLA:CPU ≈ 5× faster than
+    ``(n, k)`` for small ``d``: the arg-min then reduces a major axis); beyond
+    ``MAX_ELEMENTS`` entries that matrix is built for one block of rows at a time (memory
+    O(k · block), whatever n). The centroid sums are a segment sum: n·d additions, where a
+    one-hot matmul costs k·n·d multiply-adds (on the CPU 2× faster at k = 10, 29× at 256). An empty cluster is
     re-seeded at one of the points farthest from their centroid (the j-th empty cluster
     takes the j-th farthest point), so no centroid becomes NaN.
 
@@ -112,8 +113,8 @@ def lloyd_step(x: jax.Array, centroids: jax.Array) -> tuple[jax.Array, jax.Array
 
     def block(xb):  # labels (B,), the block's sums (k, d) and counts (k,)
         labels = jnp.argmin(half_c_sq - centroids @ xb.T, axis=0).astype(jnp.int32)
-        one_hot = jax.nn.one_hot(labels, k, dtype=x.dtype, axis=0)  # (k, B)
-        return labels, one_hot @ xb, jnp.sum(one_hot, axis=1)
+        return (labels, jax.ops.segment_sum(xb, labels, k),
+                jnp.bincount(labels, length=k).astype(x.dtype))
 
     if n * k <= MAX_ELEMENTS:
         labels, sums, counts = block(x)
