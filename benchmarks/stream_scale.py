@@ -30,6 +30,8 @@ import sys
 import time
 from pathlib import Path
 
+from scale import _status  # benchmarks/ is on sys.path when this runs as a script
+
 BATCH = 256
 GROUP, CHUNK = 16, 16  # streamed: 16 steps per call, read in runs of 16 rows
 
@@ -110,13 +112,6 @@ def one(mode: str, n: int, total: int, steps: int, data_dir) -> dict:
         out["steps_s"] = time.perf_counter() - t0
     out["peak_rss_bytes"] = _status("VmHWM")
     return out
-
-
-def _status(field: str) -> int:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1]) * 1024
-    raise KeyError(field)
 
 
 def main():
