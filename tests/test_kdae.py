@@ -115,13 +115,13 @@ def test_idle_member_keeps_its_init_and_causes_no_nan():
     assert np.isfinite(float(loss)) and np.isfinite(np.asarray(kdae.errors(state, x, CFG))).all()
 
 
-def test_errors_in_chunks_equal_errors_at_once():
+def test_errors_in_blocks_equal_errors_at_once():
     x = _x()
     state = kdae.from_labels(jax.random.key(3), x, jnp.arange(x.shape[0]) % 3, CFG)
     (_, xh), _ = nets.apply_ensemble(MEMBER.module(x.shape[1]), state.variables, x)
     full = reconstruction_error(x, xh, "sse")
     np.testing.assert_allclose(nets.ensemble_errors(MEMBER.module(x.shape[1]), state.variables, x,
-                                                    "sse", chunk=50), full, rtol=1e-5, atol=1e-6)
+                                                    "sse", block=50), full, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(kdae.errors(state, x, CFG), full, rtol=1e-5, atol=1e-6)
 
 
