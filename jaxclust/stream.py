@@ -59,10 +59,14 @@ class NpyRows:
         return self.shape[0]
 
     def _read(self, start: int, count: int, out: np.ndarray):
-        view = memoryview(out).cast("B")
-        got = os.preadv(self._fd, [view], self._offset + start * self._row_bytes)
-        if got != count * self._row_bytes:
-            raise OSError(f"{self.path}: short read at row {start} ({got} bytes)")
+        """Rows ``start … start + count − 1`` into ``out`` (reads until complete: one call
+        may return less, e.g. beyond 2 GB)."""
+        view, pos = memoryview(out).cast("B"), self._offset + start * self._row_bytes
+        while len(view):
+            got = os.preadv(self._fd, [view], pos)
+            if got == 0:
+                raise OSError(f"{self.path}: the file ends before row {start + count}")
+            view, pos = view[got:], pos + got
 
     def __getitem__(self, rows: slice) -> np.ndarray:
         if not isinstance(rows, slice) or rows.step not in (None, 1):

@@ -33,6 +33,10 @@ def test_rows_read_as_numpy_does(u8, tmp_path):
         rows.take([1000])
     with pytest.raises(TypeError, match="contiguous slices"):
         rows[::2]
+    cut = tmp_path / "cut.npy"
+    cut.write_bytes((tmp_path / "x.npy").read_bytes()[:-100])  # a truncated copy
+    with pytest.raises(OSError, match="ends before row 1000"):
+        stream.NpyRows(cut)[990:]
     np.save(tmp_path / "c.npy", np.zeros((2, 3, 4)))
     with pytest.raises(ValueError, match="2-d C-order"):
         stream.NpyRows(tmp_path / "c.npy")
