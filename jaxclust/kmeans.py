@@ -37,7 +37,7 @@ def sq_distances(x: jax.Array, centroids: jax.Array) -> jax.Array:
     x, centroids = x - shift, centroids - shift
     x_sq = jnp.sum(x * x, axis=1, keepdims=True)
     c_sq = jnp.sum(centroids * centroids, axis=1)[None, :]
-    return jnp.maximum(x_sq - 2.0 * x @ centroids.T + c_sq, 0.0)
+    return jnp.maximum(x_sq - x @ (2.0 * centroids).T + c_sq, 0.0)
 
 
 def assign(x: jax.Array, centroids: jax.Array) -> tuple[jax.Array, jax.Array]:
@@ -53,10 +53,24 @@ def nearest(x: jax.Array, centroids: jax.Array, block: int = BLOCK) -> jax.Array
     return rowwise(lambda rows: assign(rows, centroids)[0], x, block=block)
 
 
-def inertia(x: jax.Array, centroids: jax.Array, labels: jax.Array) -> jax.Array:
-    """Sum of squared distances of each point to its own centroid, computed directly."""
-    diff = x - centroids[labels]
-    return jnp.sum(diff * diff)
+def inertia(x: jax.Array, centroids: jax.Array, labels: jax.Array,
+            block: int = BLOCK) -> jax.Array:
+    """Sum of squared distances of each point ``x`` ``(n, d)`` to its own centroid
+    (``centroids`` ``(k, d)``, ``labels`` ``(n,)``), from direct differences, in blocks of
+    ``block`` rows (no ``(n, d)`` temporary)."""
+    return jnp.sum(own_sq_distances(x, centroids, labels, block))
+
+
+def own_sq_distances(x: jax.Array, centroids: jax.Array, labels: jax.Array,
+                     block: int = BLOCK) -> jax.Array:
+    """Squared distance ``(n,)`` of each point to its own centroid, from direct differences,
+    in blocks of ``block`` rows (no ``(n, d)`` temporary)."""
+
+    def own_d2(rows, row_labels):
+        diff = rows - centroids[row_labels]
+        return jnp.sum(diff * diff, axis=1)
+
+    return rowwise(own_d2, x, labels, block=block)
 
 
 def kmeans_plusplus(key: jax.Array, x: jax.Array, k: int, n_trials: int | None = None) -> jax.Array:
@@ -64,16 +78,30 @@ def kmeans_plusplus(key: jax.Array, x: jax.Array, k: int, n_trials: int | None =
 
     Each new centre is the best of ``n_trials`` (default ``2 + ⌊ln k⌋``) candidates drawn with
     probability ∝ D², the squared distance to the closest centre chosen so far. Distances
-    are ``‖x‖² − 2 x·c + ‖c‖²`` on the data centred once (no copy of ``x`` per centre).
+    are ``‖x‖² − 2 x·c + ‖c‖²`` with x and c centred on the data's mean, the shift of x
+    folded into one term per candidate (precise far from the origin; no copy of ``x``).
     """
+    mean = jnp.mean(x, axis=0, keepdims=True)
+    return _plusplus(key, x, mean, centred_sq_norms(x, mean), k, n_trials)
+
+
+def centred_sq_norms(x: jax.Array, shift: jax.Array) -> jax.Array:
+    """``‖x_i − shift‖²`` ``(n,)`` for the rows of ``x`` ``(n, d)`` (``shift`` ``(1, d)``),
+    in row blocks (never an ``(n, d)`` temporary)."""
+    return rowwise(lambda rows: jnp.sum((rows - shift) ** 2, axis=1), x)
+
+
+def _plusplus(key, x, mean, x_sq, k, n_trials=None):
+    """:func:`kmeans_plusplus` given the data's ``mean`` ``(1, d)`` and ``x_sq`` ``(n,)`` =
+    ``‖x_i − mean‖²``."""
     n = x.shape[0]
     n_trials = n_trials or 2 + int(math.log(k))
-    xc = x - jnp.mean(x, axis=0, keepdims=True)
-    x_sq = jnp.sum(xc * xc, axis=1, keepdims=True)
 
     def d2_to(rows):  # (n, m): squared distances to the points x[rows]
-        c = xc[rows]
-        return jnp.maximum(x_sq - 2.0 * xc @ c.T + jnp.sum(c * c, axis=1)[None, :], 0.0)
+        # (x − m)·(c − m) = x·(c − m) − m·(c − m): the shift goes into a per-column term.
+        c = x[rows] - mean
+        const = jnp.sum(c * c, axis=1) + 2.0 * jnp.sum(mean * c, axis=1)
+        return jnp.maximum(x_sq[:, None] - x @ (2.0 * c).T + const[None, :], 0.0)
 
     key_first, key_rest = jax.random.split(key)
     first = jax.random.randint(key_first, (1,), 0, n)
@@ -101,12 +129,13 @@ MAX_ELEMENTS = 2 ** 24
 def lloyd_step(x: jax.Array, centroids: jax.Array) -> tuple[jax.Array, jax.Array]:
     """One Lloyd step: assign every point, then move each centroid to its points' mean.
 
-    The cross products are one matmul laid out ``(k, n)`` (on XLA:CPU ≈ 5× faster than
-    ``(n, k)`` for small ``d``: the arg-min then reduces a major axis); beyond
-    ``MAX_ELEMENTS`` entries that matrix is built for one block of rows at a time (memory
-    O(k · block), whatever n). The centroid sums are a segment sum: n·d additions, where a
-    one-hot matmul costs k·n·d multiply-adds (on the CPU 2× faster at k = 10, 29× at 256).
-    An empty cluster is re-seeded at one of the points farthest from their centroid (the
+    Distances are taken relative to the centroids' mean (float32 precision far from the origin,
+    without a centred copy of ``x``). The cross products are one matmul laid out ``(k, n)`` (on
+    XLA:CPU ≈ 5× faster than ``(n, k)`` for small ``d``: the arg-min then reduces a major
+    axis); beyond ``MAX_ELEMENTS`` entries that matrix is built for one block of rows at a time
+    (memory O(k · block), whatever n). The centroid sums are a segment sum: n·d additions,
+    where a one-hot matmul costs k·n·d multiply-adds (on the CPU 2× faster at k = 10, 29× at
+    256). An empty cluster is re-seeded at one of the points farthest from their centroid (the
     j-th empty cluster takes the j-th farthest point), so no centroid becomes NaN.
 
     Args:
@@ -115,19 +144,23 @@ def lloyd_step(x: jax.Array, centroids: jax.Array) -> tuple[jax.Array, jax.Array
     Returns:
       New centroids ``(k, d)`` and the labels ``(n,)`` int32 they were computed from.
     """
-    k, n = centroids.shape[0], x.shape[0]
-    # argmin_j ‖x − c_j‖² = argmin_j (‖c_j‖²/2 − x·c_j): ‖x‖² is the same for every j.
-    half_c_sq = 0.5 * jnp.sum(centroids * centroids, axis=1)[:, None]
+    k = centroids.shape[0]
+    shift = jnp.mean(centroids, axis=0, keepdims=True)
+    c = centroids - shift
+    # argmin_j ‖x − c_j‖² = argmin_j (‖c_j − s‖²/2 − (x − s)·(c_j − s)) for any shift s (‖x‖²
+    # is the same for every j), and (x − s)·(c_j − s) = x·(c_j − s) − s·(c_j − s): centring
+    # on the centroids' mean costs one term per centroid, not a copy of x.
+    bias = (0.5 * jnp.sum(c * c, axis=1) + jnp.sum(shift * c, axis=1))[:, None]
 
     def block(xb):  # labels (B,), the block's sums (k, d) and counts (k,)
-        labels = jnp.argmin(half_c_sq - centroids @ xb.T, axis=0).astype(jnp.int32)
+        labels = jnp.argmin(bias - c @ xb.T, axis=0).astype(jnp.int32)
         return (labels, jax.ops.segment_sum(xb, labels, k),
                 jnp.bincount(labels, length=k).astype(x.dtype))
 
-    if n * k <= MAX_ELEMENTS:
+    n, rows = x.shape[0], max(1, MAX_ELEMENTS // k)
+    if n <= rows:
         labels, sums, counts = block(x)
     else:  # full blocks sliced in place (x is never copied), then the last n mod rows
-        rows = max(1, MAX_ELEMENTS // k)
         full, rest = divmod(n, rows)
         labels, sums, counts = jax.lax.map(
             lambda i: block(jax.lax.dynamic_slice_in_dim(x, i * rows, rows)), jnp.arange(full))
@@ -140,8 +173,7 @@ def lloyd_step(x: jax.Array, centroids: jax.Array) -> tuple[jax.Array, jax.Array
     empty = counts == 0
 
     def reseed(means):
-        own_d2 = jnp.sum((x - centroids[labels]) ** 2, axis=1)
-        _, farthest = jax.lax.top_k(own_d2, k)
+        _, farthest = jax.lax.top_k(own_sq_distances(x, centroids, labels), k)
         rank = jnp.clip(jnp.cumsum(empty) - 1, 0, k - 1)
         return jnp.where(empty[:, None], x[farthest[rank]], means)
 
@@ -186,20 +218,27 @@ def kmeans(key: jax.Array, x: jax.Array, k: int, n_init: int = 10, max_iter: int
     Returns:
       ``KMeansResult`` of the best restart. The restarts run one after another, each to
       its own convergence (batching them would run every restart as long as the slowest:
-      ≈ 2.5× the Lloyd steps on MNIST). Data are centred internally (better float32
-      precision of the matmul distances); the centroids are returned in input coordinates.
+      ≈ 2.5× the Lloyd steps on MNIST). Every pass centres one block of rows at a time
+      (float32 precision of the matmul distances far from the origin, and no copy of
+      ``x``: memory beyond the data is O(block)).
     """
     x = jnp.asarray(x)
     mean = jnp.mean(x, axis=0, keepdims=True)
-    xc = x - mean
-    tol_abs = tol * jnp.mean(jnp.var(x, axis=0))
-    seeds = jax.vmap(kmeans_plusplus, (0, None, None))(jax.random.split(key, n_init), xc, k)
-    centroids, n_iter = jax.lax.map(lambda c: _lloyd(xc, c, max_iter, tol_abs), seeds)
-    # Exact inertia of every restart (direct differences, not the matmul form).
-    labels = jax.lax.map(lambda c: nearest(xc, c), centroids)
-    inertias = jax.vmap(inertia, (None, 0, 0))(xc, centroids, labels)
+    x_sq = centred_sq_norms(x, mean)
+    tol_abs = tol * jnp.mean(x_sq) / x.shape[1]  # × the mean feature variance
+    seeds = jax.vmap(_plusplus, (0, None, None, None, None))(
+        jax.random.split(key, n_init), x, mean, x_sq, k)
+
+    def restart(carry, seed):  # Lloyd, then the exact inertia (direct differences)
+        x, tol_abs = carry
+        centroids, n_iter = _lloyd(x, seed, max_iter, tol_abs)
+        labels = nearest(x, centroids)
+        return carry, (centroids, labels, inertia(x, centroids, labels), n_iter)
+
+    # The data pass through as the carry: XLA copies a large array that a loop only reads.
+    _, (centroids, labels, inertias, n_iter) = jax.lax.scan(restart, (x, tol_abs), seeds)
     best = jnp.argmin(inertias)
-    return KMeansResult(centroids[best] + mean, labels[best], inertias[best], n_iter[best])
+    return KMeansResult(centroids[best], labels[best], inertias[best], n_iter[best])
 
 
 def online_update(centroids: jax.Array, counts: jax.Array, z: jax.Array,

@@ -125,8 +125,10 @@ def test_assign_far_from_the_origin_equals_float64(offset):
     centroids = rng.normal(size=(10, 10)) + offset
     x = centroids[rng.integers(0, 10, 5000)] + rng.normal(scale=0.7, size=(5000, 10))
     ref = ((x[:, None] - centroids[None]) ** 2).sum(-1).argmin(1)
-    ours = km.assign(jnp.asarray(x, jnp.float32), jnp.asarray(centroids, jnp.float32))[0]
-    np.testing.assert_array_equal(np.asarray(ours), ref)
+    xf, cf = jnp.asarray(x, jnp.float32), jnp.asarray(centroids, jnp.float32)
+    np.testing.assert_array_equal(np.asarray(km.assign(xf, cf)[0]), ref)
+    np.testing.assert_array_equal(np.asarray(km.lloyd_step(xf, cf)[1]), ref)
+    np.testing.assert_array_equal(np.asarray(km.nearest(xf, cf, block=512)), ref)
 
 
 def test_lloyd_step_in_blocks_equals_one_pass(monkeypatch):

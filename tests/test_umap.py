@@ -1,5 +1,6 @@
 """UMAP in JAX against umap-learn's own functions, brute-force numpy and scipy."""
 import dataclasses
+import itertools
 
 import jax
 import jax.numpy as jnp
@@ -30,9 +31,10 @@ def _brute_knn(x, q, k):
 def test_knn_equals_brute_force(key):
     x = np.asarray(jax.random.normal(key, (203, 5))) + 100.0  # off-centre: centring matters
     q = x[:37] + 0.01
-    for queries, ref in ((None, x), (q, q)):
+    # runs of 8 columns (a partial last run), of 64 (fewer runs than k) and the default
+    for (queries, ref), chunk in itertools.product(((None, x), (q, q)), (8, 64, 128)):
         idx, dist = umap.knn(jnp.asarray(x), 7, None if queries is None else jnp.asarray(q),
-                             block_size=16)  # 203 and 37 rows: padded last blocks
+                             block_size=16, chunk=chunk)  # 203 and 37 rows: padded blocks
         ref_idx, ref_dist = _brute_knn(x, ref, 7)
         np.testing.assert_array_equal(np.asarray(idx), ref_idx)
         np.testing.assert_allclose(np.asarray(dist), ref_dist, atol=1e-4)
