@@ -373,8 +373,9 @@ def _load_tfds(name: str, data_dir):
         raise FileNotFoundError(
             f"tensorflow-datasets has no prepared {name!r} under {builder.data_dir} and "
             f"jaxclust never downloads: prepare it on a machine with internet (`tfds build "
-            f"{name} --data_dir DIR --file_format array_record`) and pass data_dir=DIR, or use "
-            "source='raw' with the original files")
+            f"{name} --data_dir DIR --file_format array_record`) or from the original files "
+            "(README, 'tfds'), and pass data_dir=DIR; or use source='raw' with the original "
+            "files")
     if str(getattr(builder.info.file_format, "value", "")) == "array_record":
         rows = [row for split in ("train", "test")
                 for row in builder.as_data_source(split=split)]

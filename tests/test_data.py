@@ -1,3 +1,5 @@
+import os
+
 import numpy as np
 import pytest
 
@@ -115,6 +117,24 @@ def test_raw_image_sets(data_dir, name, shape, counts):
     assert x.shape == shape and x.dtype == np.float32
     assert x.min() == 0.0 and x.max() == 1.0
     assert np.bincount(y).tolist() == counts
+
+
+@pytest.mark.data
+@pytest.mark.parametrize("name", ["mnist", "fashion_mnist"])
+def test_tfds_prepared_sets_hold_the_raw_files_pairs(data_dir, name):
+    """A folder prepared by tensorflow-datasets (README, 'tfds'; ``$JAXCLUST_TFDS_DIR``) read
+    by ``source="tfds"``: the same (image, label) pairs as the raw files, in tfds's order."""
+    pytest.importorskip("tensorflow_datasets")
+    tfds_dir = os.environ.get("JAXCLUST_TFDS_DIR")
+    if not tfds_dir:
+        pytest.skip("JAXCLUST_TFDS_DIR (a prepared tensorflow-datasets folder) not set")
+    xt, yt = data.load(name, source="tfds", data_dir=tfds_dir)
+    xr, yr = data.load(name, data_dir=data_dir)
+
+    def pairs(x, y):
+        return sorted(zip(map(bytes, np.rint(x * 255).astype(np.uint8)), y.tolist()))
+
+    assert xt.shape == xr.shape and pairs(xt, yt) == pairs(xr, yr)
 
 
 @pytest.mark.data
