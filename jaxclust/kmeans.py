@@ -170,15 +170,24 @@ def lloyd_step(x: jax.Array, centroids: jax.Array) -> tuple[jax.Array, jax.Array
             labels = jnp.concatenate([labels, last[0]])
             sums, counts = sums + last[1], counts + last[2]
     means = sums / jnp.maximum(counts, 1.0)[:, None]
+    return reseed_empty(means, counts, x, centroids, labels), labels
+
+
+def reseed_empty(target: jax.Array, counts: jax.Array, x: jax.Array, centroids: jax.Array,
+                 labels: jax.Array) -> jax.Array:
+    """``target`` ``(k, d)`` with the row of each cluster that owns no point (``counts``
+    ``(k,)`` = 0) replaced by one of the points of ``x`` ``(n, d)`` farthest from their own
+    centroid (``centroids[labels]``): the j-th empty cluster takes the j-th farthest point.
+    The top-k search runs only when some cluster is empty (under ``vmap``: always)."""
+    k = counts.shape[0]
     empty = counts == 0
 
-    def reseed(means):
+    def fill(target):
         _, farthest = jax.lax.top_k(own_sq_distances(x, centroids, labels), k)
         rank = jnp.clip(jnp.cumsum(empty) - 1, 0, k - 1)
-        return jnp.where(empty[:, None], x[farthest[rank]], means)
+        return jnp.where(empty[:, None], x[farthest[rank]], target)
 
-    # The top-k search runs only when some cluster is empty (rare).
-    return jax.lax.cond(jnp.any(empty), reseed, lambda m: m, means), labels
+    return jax.lax.cond(jnp.any(empty), fill, lambda t: t, target)
 
 
 def _lloyd(x, centroids, max_iter, tol):

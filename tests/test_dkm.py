@@ -88,3 +88,28 @@ def test_dkm_annealed_runs_without_pretraining():
     assert int(state.epoch) == 20 and res.epochs == 20 and len(losses) == 20
     assert losses[-1] < 0.5 * losses[0]
     assert float(jnp.abs(state.reps).max()) < 10 and np.isfinite(float(res.objectives[0]))
+
+
+def test_reseed_empty_moves_a_representative_that_owns_no_point():
+    from sklearn.datasets import make_blobs
+
+    x, _ = make_blobs(300, 4, centers=3, random_state=0)
+    x = jnp.asarray((x - x.min(0)) / (x.max(0) - x.min(0)), jnp.float32)
+    method = get("dkm-annealed")
+    cfg = config.build(method, n_clusters=3, ae_hidden=(16,), embedding_size=2,
+                       clustering_epochs=1, clustering_batch_size=64)
+    state = method.start(pretrain.init(jax.random.key(0), x, pretrain.phase_config(cfg)), x,
+                         cfg)
+    state = state._replace(reps=state.reps.at[2].set(1e3))  # far from every point
+    for reseed in (False, True):
+        cfg_r = config.build(method, n_clusters=3, ae_hidden=(16,), embedding_size=2,
+                             clustering_epochs=1, clustering_batch_size=64,
+                             reseed_empty=reseed)
+        new, _ = method.train_epoch(state, x, cfg_r)
+        z = np.asarray(method.features(new, x, cfg_r))
+        owned = np.bincount(np.asarray(method.predict(new, x, cfg_r)), minlength=3)
+        if reseed:  # on an embedded point: it owns that point at least
+            assert owned[2] >= 1
+            assert np.min(np.abs(z - np.asarray(new.reps[2])).sum(1)) < 1e-5
+        else:
+            assert owned[2] == 0

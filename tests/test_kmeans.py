@@ -158,3 +158,14 @@ def test_minibatch_kmeans_close_to_lloyd_and_the_same_from_a_memory_map(tmp_path
     np.testing.assert_array_equal(mapped.labels, res.labels)
     with pytest.raises(ValueError, match="k must be in"):
         km.minibatch_kmeans(key, x[:5], 10)
+
+
+def test_reseed_empty_takes_the_farthest_points_in_order():
+    x = jnp.array([[0.0], [1.0], [10.0], [-7.0]])
+    centroids = jnp.array([[0.5], [50.0], [60.0]])  # clusters 1 and 2 own no point
+    labels = jnp.zeros(4, jnp.int32)
+    target = jnp.array([[1.0], [2.0], [3.0]])
+    out = km.reseed_empty(target, jnp.array([4, 0, 0]), x, centroids, labels)
+    np.testing.assert_allclose(np.asarray(out), [[1.0], [10.0], [-7.0]])
+    same = km.reseed_empty(target, jnp.array([2, 1, 1]), x, centroids, labels)
+    np.testing.assert_array_equal(np.asarray(same), np.asarray(target))

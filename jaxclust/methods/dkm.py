@@ -11,7 +11,9 @@ The authors' code (github.com/MaziarMF/deep-k-means, ``dkm.py``) has two variant
   embedding, then α = 1000 held constant for 100 epochs (their 20 α values × 5 epochs).
 - ``dkm-annealed`` (``dkm.py -a``): no pre-training, ``r`` drawn uniformly from [−1, 1], and
   α annealed: α₁ = 0.1, α_{i+1} = 2^{1/ln(i+1)²} α_i, 5 epochs per value, 40 values
-  (200 epochs).
+  (200 epochs). One addition of ours (``reseed_empty``, on by default here): a representative
+  nearest to no point after an epoch is moved onto a point, as k-means treats an empty
+  cluster — a random start in [−1, 1] can otherwise own nothing for the whole run.
 """
 from __future__ import annotations
 
@@ -34,7 +36,10 @@ class Config(pretrain.Config):
     the softmax's inverse temperature; with ``anneal`` its first value, raised every
     ``epochs_per_alpha`` epochs by the authors' factor 2^{1/ln(i+1)²}), ``reps_init``
     (``"kmeans"`` on the pre-trained embedding or ``"uniform"`` in [−1, 1]), Adam ``lr``,
-    ``batch_size``, ``epochs``."""
+    ``batch_size``, ``epochs``; ``reseed_empty``: after each epoch, a representative that
+    is nearest to no point moves onto the embedded point farthest from its own
+    representative, as k-means re-seeds an empty cluster (not in the authors' code; the
+    default of ``dkm-annealed``, whose random representatives can otherwise stay empty)."""
 
     ae: train.AEConfig = train.AEConfig(loss="sse", kernel_init="glorot_uniform")
     lam: float = 1.0
@@ -45,6 +50,7 @@ class Config(pretrain.Config):
     lr: float = 1e-3
     batch_size: int = 256
     epochs: int = 100
+    reseed_empty: bool = False
 
     def __post_init__(self):
         if self.reps_init not in ("kmeans", "uniform"):
@@ -123,9 +129,16 @@ def train_step(state: State, batch: jax.Array, cfg: Config):
 
 
 def train_epoch(state: State, x: jax.Array, cfg: Config):
-    """One shuffled pass of :func:`train_step`, then ``epoch + 1``; returns the state and
-    the mean loss."""
-    return train.shuffled_epoch(train_step, state, x, cfg)
+    """One shuffled pass of :func:`train_step`, then ``epoch + 1`` (and, with
+    ``reseed_empty``, empty representatives moved); returns the state and the mean loss."""
+    state, mean_loss = train.shuffled_epoch(train_step, state, x, cfg)
+    if cfg.reseed_empty:
+        z = embed(state, x, cfg)
+        labels = kmeans.nearest(z, state.reps, cfg.block_size)
+        counts = jnp.bincount(labels, length=cfg.n_clusters)
+        state = state._replace(reps=kmeans.reseed_empty(state.reps, counts, z, state.reps,
+                                                        labels))
+    return state, mean_loss
 
 
 def embed(state: State, x: jax.Array, cfg: Config) -> jax.Array:
@@ -153,6 +166,7 @@ METHOD = Method(
     "gradient (pre-trained autoencoder, α = 1000)", **_FUNCTIONS)
 ANNEALED = Method(
     name="dkm-annealed", summary="DKM without pre-training: random representatives, α "
-    "annealed from 0.1 over 40 values", **_FUNCTIONS,
+    "annealed from 0.1 over 40 values, empty representatives re-seeded", **_FUNCTIONS,
     defaults=(("ae", train.AEConfig(loss="sse", kernel_init="glorot_uniform", epochs=0)),
-              ("alpha", 0.1), ("anneal", True), ("epochs", 200), ("reps_init", "uniform")))
+              ("alpha", 0.1), ("anneal", True), ("epochs", 200), ("reps_init", "uniform"),
+              ("reseed_empty", True)))
