@@ -153,14 +153,15 @@ PRESETS = {
     "small": Preset(
         "for data sets of a few thousand points (digits): a 256-256-512 autoencoder "
         "pre-trained 100 epochs, batches of 64; k-DAE/DAMIC: 256-64 experts pre-trained 50 "
-        "epochs, joint Adam 1e-3; DCN: Adam 1e-4; DKM: λ 0.1 (both chosen by silhouette over "
-        "four small sets, experiments/selection/small-*.json)",
+        "epochs, joint Adam 1e-3; DCN: Adam 1e-4; DKM: λ 0.1; VaDE: 100 epochs (the last "
+        "three chosen by silhouette over four small sets, experiments/selection/small-*.json)",
         {"ae_hidden": (256, 256, 512), "pretrain_epochs": 100, "pretrain_batch_size": 64,
          "clustering_batch_size": 64, "member_hidden": (256, 64), "member_epochs": 50,
          "member_batch_size": 64},
         pretrained_only=True,
         per_method={"kdae": {"clustering_lr": 1e-3}, "damic": {"clustering_lr": 1e-3},
-                    "dcn": {"clustering_lr": 1e-4}, "dkm": {"lam": 0.1}}),
+                    "dcn": {"clustering_lr": 1e-4}, "dkm": {"lam": 0.1},
+                    "vade": {"clustering_epochs": 100}}),
 }
 
 
