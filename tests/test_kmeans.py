@@ -169,3 +169,15 @@ def test_reseed_empty_takes_the_farthest_points_in_order():
     np.testing.assert_allclose(np.asarray(out), [[1.0], [10.0], [-7.0]])
     same = km.reseed_empty(target, jnp.array([2, 1, 1]), x, centroids, labels)
     np.testing.assert_array_equal(np.asarray(same), np.asarray(target))
+
+
+def test_kmeans_is_translation_invariant_far_from_the_origin():
+    rng = np.random.default_rng(5)
+    centres = rng.normal(scale=3.0, size=(6, 8))
+    x = (centres[rng.integers(0, 6, 3000)] + rng.normal(size=(3000, 8))).astype(np.float32)
+    near = km.kmeans(jax.random.key(0), jnp.asarray(x), 6, n_init=3)
+    far = km.kmeans(jax.random.key(0), jnp.asarray(x + 1000.0), 6, n_init=3)
+    assert metrics.ari(np.asarray(near.labels), np.asarray(far.labels)) == pytest.approx(1.0)
+    np.testing.assert_allclose(np.asarray(far.centroids) - 1000.0, np.asarray(near.centroids),
+                               atol=2e-3)
+    assert float(far.inertia) == pytest.approx(float(near.inertia), rel=1e-3)
