@@ -227,9 +227,9 @@ def kmeans(key: jax.Array, x: jax.Array, k: int, n_init: int = 10, max_iter: int
     Returns:
       ``KMeansResult`` of the best restart. The restarts run one after another, each to
       its own convergence (batching them would run every restart as long as the slowest:
-      ≈ 2.5× the Lloyd steps on MNIST). Every pass centres one block of rows at a time
-      (float32 precision of the matmul distances far from the origin, and no copy of
-      ``x``: memory beyond the data is O(block)).
+      ≈ 2.5× the Lloyd steps on MNIST). Distances are taken relative to the data's or
+      the centroids' mean (float32 precision far from the origin) without a centred copy of
+      ``x``: memory beyond the data is O(block).
     """
     x = jnp.asarray(x)
     mean = jnp.mean(x, axis=0, keepdims=True)
