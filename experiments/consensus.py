@@ -3,12 +3,13 @@
     python experiments/consensus.py --data-dir ../shared/data
 
 For each cell with at least 3 ``results/<table>/<cell>/seed<k>.labels.npz`` (written by
-run.py beside the records): the seeds' partitions voted into one
-(:func:`jaxclust.consensus.consensus`, named after the seed whose objective is lowest — no
-labels involved), scored against the data set's classes, and written to
-``consensus/<table>/<cell>.json`` with the per-seed ACC, the ACC of the seed the objective
-picks, of the most central seed (:func:`jaxclust.consensus.central`: the highest mean ARI to
-the other seeds), the mean and the best. ``report.py`` shows them.
+run.py beside the records): the seeds' consensus (:func:`jaxclust.consensus.consensus`: of
+the matched vote, the co-association partition and the seeds, the highest ANMI to the seeds;
+ids named after the seed whose objective is lowest — no labels involved), scored against the
+data set's classes, and written to ``consensus/<table>/<cell>.json`` with the ACC of the vote
+and of the co-association partition apart, the per-seed ACC, the ACC of the seed the
+objective picks, of the most central seed (:func:`jaxclust.consensus.central`: the highest
+mean ARI to the other seeds), the mean and the best. ``report.py`` shows them.
 """
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ import numpy as np
 from run import HERE, labels_path, load_cell_data, load_table
 
 from jaxclust import metrics
-from jaxclust.consensus import central, consensus
+from jaxclust.consensus import central, coassociation, consensus, voted
 
 
 def cell_consensus(table: str, cell: str, spec: dict, data_dir) -> dict | None:
@@ -38,10 +39,13 @@ def cell_consensus(table: str, cell: str, spec: dict, data_dir) -> dict | None:
     objectives = np.array([r["objective"] for r in recs])
     picked = int(np.argmin(objectives))
     k = max(int(np.unique(y).size), int(labels.max()) + 1)
-    voted = consensus(labels, k, reference=picked)
+    chosen = consensus(labels, k, reference=picked)
     acc = [r["metrics"]["acc"] for r in recs]
     return {"table": table, "cell": cell, "seeds": [r["seed"] for r in recs],
-            "reference_seed": recs[picked]["seed"], "metrics": metrics.evaluate(y, voted),
+            "reference_seed": recs[picked]["seed"], "metrics": metrics.evaluate(y, chosen),
+            "acc_consensus": metrics.accuracy(y, chosen),
+            "acc_voted": metrics.accuracy(y, voted(labels, k, reference=picked)),
+            "acc_coassociation": metrics.accuracy(y, coassociation(labels, k, reference=picked)),
             "acc_per_seed": acc, "acc_mean": float(np.mean(acc)), "acc_std": float(np.std(acc)),
             "acc_picked": acc[picked], "acc_central": acc[central(labels)],
             "acc_best": float(np.max(acc))}

@@ -1,13 +1,23 @@
-"""One partition from the S partitions of a multi-seed run, by matching labels and voting.
+"""One partition from the S partitions of a multi-seed run. Labels only — no data, no
+ground truth.
 
     labels = consensus(labels_all, k, reference=best_seed)     # (n,)
 
-Cluster ids are arbitrary per seed, so each seed's ids are first matched to a reference
-partition's (the Hungarian assignment on their k × k contingency table, maximising the points
-they share); then every point takes the id most seeds give it (ties: the reference's).
-The vote becomes the next reference until it no longer changes (a few rounds). Cost
-O(S·n + S·k³) time and O(S·n) memory: no n × n co-association matrix, so 70 000 points and
-many seeds stay cheap. Labels only — no data, no ground truth.
+Two ways of combining, and a label-free choice between them and the seeds themselves:
+
+- :func:`voted`: each seed's ids matched to a reference partition's (the Hungarian assignment
+  on their k × k contingency table), then every point takes the id most seeds give it; the
+  vote becomes the next reference until it no longer changes. Fails where seeds split and
+  merge different clusters: the matching has no right answer.
+- :func:`coassociation`: needs no matching. Two points are close when many seeds put them
+  together (co-association, Fred & Jain 2005); k-means on the points' concatenated one-hot
+  memberships minimises exactly that dissimilarity (the squared distance of two such rows is
+  2·(S − seeds that agree)), the median-partition reading of Topchy, Jain & Punch (2005).
+  Points with the same labels in every seed are one weighted row, so the cost is
+  O(U·k·S) per iteration for U ≤ n distinct label vectors — no n × n matrix.
+- :func:`consensus` returns, of the vote, the co-association partition and the S seeds, the
+  one with the highest average NMI to the seeds (ANMI, Strehl & Ghosh 2002's criterion for
+  choosing among consensus functions).
 """
 from __future__ import annotations
 
@@ -40,11 +50,8 @@ def vote(aligned: np.ndarray, reference: np.ndarray, k: int) -> np.ndarray:
     return np.where(own, reference, counts.argmax(axis=0))
 
 
-def consensus(labels_all, n_clusters: int | None = None, reference: int = 0,
-              max_rounds: int = 10) -> np.ndarray:
-    """The consensus partition ``(n,)`` of ``labels_all`` ``(S, n)`` (ids in
-    ``[0, n_clusters)``; default: one more than the largest id). ``reference``: the seed whose
-    ids the first matching uses (e.g. the one the method's objective keeps)."""
+def _checked(labels_all, n_clusters, reference) -> tuple[np.ndarray, int]:
+    """``labels_all`` as ``(S, n)`` int64 and the number of ids ``k``, or a ``ValueError``."""
     labels_all = np.asarray(labels_all)
     if labels_all.ndim != 2 or labels_all.shape[0] < 1:
         raise ValueError(f"labels_all must be (S, n) with S >= 1, got shape {labels_all.shape}")
@@ -55,7 +62,15 @@ def consensus(labels_all, n_clusters: int | None = None, reference: int = 0,
         raise ValueError(f"labels_all has an id >= n_clusters = {k}")
     if not 0 <= reference < labels_all.shape[0]:
         raise ValueError(f"reference must be in [0, {labels_all.shape[0]}), got {reference}")
-    labels_all = labels_all.astype(np.int64)
+    return labels_all.astype(np.int64), k
+
+
+def voted(labels_all, n_clusters: int | None = None, reference: int = 0,
+          max_rounds: int = 10) -> np.ndarray:
+    """The seeds' partitions ``labels_all`` ``(S, n)`` matched and voted into one ``(n,)``
+    (ids in ``[0, n_clusters)``; default: one more than the largest id). ``reference``: the
+    seed whose ids the first matching uses (e.g. the one the method's objective keeps)."""
+    labels_all, k = _checked(labels_all, n_clusters, reference)
     current = labels_all[reference]
     for _ in range(max_rounds):
         aligned = np.stack([align(row, current, k) for row in labels_all])
@@ -83,3 +98,97 @@ def central(labels_all) -> int:
         for j in range(i + 1, s):
             agree[i, j] = agree[j, i] = ari(labels_all[i], labels_all[j])
     return int(np.argmax(agree.sum(1)))
+
+
+def coassociation(labels_all, n_clusters: int | None = None, reference: int = 0,
+                  restarts: int = 10, max_iter: int = 100, seed: int = 0) -> np.ndarray:
+    """The partition ``(n,)`` into ``n_clusters`` groups whose members most seeds put together:
+    weighted k-means (k-means++ starts, ``restarts`` of them, the lowest cost kept) on the
+    distinct rows of one-hot memberships of ``labels_all`` ``(S, n)``. Ids matched to seed
+    ``reference``'s; deterministic under ``seed``."""
+    labels_all, k = _checked(labels_all, n_clusters, reference)
+    s = labels_all.shape[0]
+    rows, inverse, weight = np.unique(labels_all.T, axis=0, return_inverse=True,
+                                      return_counts=True)  # (U, S) distinct label vectors
+    inverse = inverse.reshape(-1)
+    if rows.shape[0] <= k:
+        return align(inverse, labels_all[reference], k)
+    weight = weight.astype(np.float64)
+    rng = np.random.default_rng(seed)
+    best, best_cost = None, np.inf
+    for _ in range(restarts):
+        owner = _onehot_kmeans(rows, weight, k, s, rng, max_iter)
+        cost = float(weight @ _onehot_sq_dist(rows, _frequencies(rows, weight, owner, k))
+                     [np.arange(rows.shape[0]), owner])
+        if cost < best_cost:
+            best, best_cost = owner, cost
+    return align(best[inverse], labels_all[reference], k)
+
+
+def _frequencies(rows, weight, owner, k) -> np.ndarray:
+    """``(k, S, k)``: per group and seed, the weighted share of the group's rows with each
+    id — the mean of their one-hot memberships (zeros for an empty group)."""
+    s = rows.shape[1]
+    freq = np.zeros((k, s, k))
+    for j in range(s):
+        np.add.at(freq, (owner, j, rows[:, j]), weight)
+    total = np.bincount(owner, weight, minlength=k)
+    return freq / np.maximum(total, 1e-300)[:, None, None]
+
+
+def _onehot_sq_dist(rows, freq) -> np.ndarray:
+    """``(U, k)`` squared distances between rows' one-hot memberships and the groups' means:
+    ``S − 2·Σ_s freq[c, s, rows[u, s]] + ‖freq[c]‖²``."""
+    s = rows.shape[1]
+    shared = freq[:, np.arange(s), rows].sum(-1)  # (k, U)
+    return (s - 2.0 * shared + (freq ** 2).sum((1, 2))[:, None]).T
+
+
+def _onehot_kmeans(rows, weight, k, s, rng, max_iter) -> np.ndarray:
+    """One weighted Lloyd run from a k-means++ start: the group ``(U,)`` of each row; a group
+    left empty takes the row that costs most where it is."""
+    u = rows.shape[0]
+    first = rng.choice(u, p=weight / weight.sum())
+    centres = [first]
+    nearest = (rows != rows[first]).sum(1).astype(np.float64)  # = squared distance / 2
+    for _ in range(1, k):
+        p = weight * nearest
+        nxt = rng.choice(u, p=p / p.sum()) if p.sum() > 0 else rng.choice(u)
+        centres.append(nxt)
+        nearest = np.minimum(nearest, (rows != rows[nxt]).sum(1))
+    freq = np.zeros((k, s, k))
+    freq[np.arange(k)[:, None], np.arange(s)[None], rows[centres]] = 1.0
+    owner = _onehot_sq_dist(rows, freq).argmin(1)
+    for _ in range(max_iter):
+        for c in np.setdiff1d(np.arange(k), owner):
+            d = _onehot_sq_dist(rows, _frequencies(rows, weight, owner, k))
+            cost = weight * d[np.arange(u), owner]
+            cost[np.bincount(owner, minlength=k)[owner] <= 1] = -1.0  # never empty another
+            owner[np.argmax(cost)] = c
+        new = _onehot_sq_dist(rows, _frequencies(rows, weight, owner, k)).argmin(1)
+        if np.array_equal(new, owner):
+            break
+        owner = new
+    return owner
+
+
+def anmi(candidate, labels_all) -> float:
+    """Average NMI (arithmetic) of ``candidate`` ``(n,)`` to each row of ``labels_all``
+    ``(S, n)``: how much the candidate shares with the seeds."""
+    from jaxclust.metrics import nmi
+
+    return float(np.mean([nmi(row, candidate) for row in np.asarray(labels_all)]))
+
+
+def consensus(labels_all, n_clusters: int | None = None, reference: int = 0) -> np.ndarray:
+    """The consensus partition ``(n,)`` of ``labels_all`` ``(S, n)`` (ids in
+    ``[0, n_clusters)``; default: one more than the largest id): of :func:`voted`,
+    :func:`coassociation` and the seeds themselves, the one of highest :func:`anmi` (ties:
+    that order). ``reference``: the seed whose ids name the clusters (e.g. the one the
+    method's objective keeps)."""
+    labels_all, k = _checked(labels_all, n_clusters, reference)
+    if labels_all.shape[0] == 1:
+        return labels_all[0]
+    candidates = [voted(labels_all, k, reference), coassociation(labels_all, k, reference)]
+    candidates += [align(row, labels_all[reference], k) for row in labels_all]
+    return candidates[int(np.argmax([anmi(c, labels_all) for c in candidates]))]

@@ -11,7 +11,7 @@ method's own objective.
 
 Fitted attributes: ``labels_``, ``objective_``, ``labels_all_`` ``(n_seeds, n)``,
 ``scores_all_`` ``(n_seeds,)``, ``best_seed_``, ``consensus_labels_`` ``(n,)`` (the seeds'
-partitions matched and voted: :mod:`jaxclust.consensus`; ``labels_`` when ``n_seeds`` is 1),
+partitions combined: :mod:`jaxclust.consensus`; ``labels_`` when ``n_seeds`` is 1),
 ``n_iter_`` (epochs run, pre-training and clustering), ``state_``, ``config_``,
 ``n_features_in_``. ``transform`` gives the method's ``features`` (the embedding; the
 experts' errors; the classifier's probabilities); ``predict_proba`` the soft assignments

@@ -49,8 +49,8 @@ class SeedsResult(NamedTuple):
     objectives ``(S,)``: the method's own unsupervised loss (lower is better); epochs: the
     epochs run, pre-training and clustering together; seconds: wall time of each phase
     run here (``"pretrain"``, ``"cluster"``; a phase restored from a store counts 0);
-    consensus ``(n,)``: one partition voted from the S seeds' labels
-    (:func:`jaxclust.consensus.consensus`, named after the seed of the lowest objective)."""
+    consensus ``(n,)``: one partition from the S seeds' labels
+    (:func:`jaxclust.consensus.consensus`, ids named after the seed of the lowest objective)."""
 
     states: Any
     labels: jax.Array
@@ -274,8 +274,8 @@ def fit_seeds(method: Method, keys: jax.Array, x, cfg, *, mesh: Mesh | None = No
     seconds["cluster"] = _seconds_since(t0, labels)
     if jax.process_count() > 1:
         labels, objectives = to_host(labels), to_host(objectives)
-    voted = consensus(np.asarray(labels), cfg.n_clusters, reference=best_seed(objectives))
-    return SeedsResult(state, labels, objectives, step, seconds, voted)
+    combined = consensus(np.asarray(labels), cfg.n_clusters, reference=best_seed(objectives))
+    return SeedsResult(state, labels, objectives, step, seconds, combined)
 
 
 def check_inputs(cfg, x) -> None:
