@@ -64,6 +64,8 @@ def main(argv=None):
     p.add_argument("--seeds", type=int, default=3)
     p.add_argument("--criterion", default="silhouette", choices=tuple(select.CRITERIA))
     p.add_argument("--data-dir", default=None)
+    p.add_argument("--cache", default=str(HERE.parent / "runs" / "cache"),
+                   help="where pre-trained autoencoders are kept and shared (as run.py's)")
     opts = p.parse_args(argv)
     specs = load_table(opts.table)["cells"]
     missing = [c for c in opts.cells if c not in specs]
@@ -91,7 +93,7 @@ def main(argv=None):
         res = select.select_config(
             method, x, candidates, {"n_clusters": len(np.unique(y)), **spec.get("config", {})},
             n_seeds=opts.seeds, criterion=opts.criterion, preset=spec.get("preset", "paper"),
-            y=y, on_candidate=lambda i, row: print(
+            y=y, cache=opts.cache, on_candidate=lambda i, row: print(
                 f"  {candidates[i]}: " + "  ".join(
                     f"{k} {np.mean(v):.4f}" for k, v in row.items() if k in select.CRITERIA),
                 flush=True))

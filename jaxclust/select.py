@@ -28,7 +28,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxclust import config, metrics, runner
+from jaxclust import config, metrics, runner, store
 from jaxclust.methods import Method, aekm, pretrain
 from jaxclust.validation import check_data, check_labels, check_n_clusters
 
@@ -175,7 +175,7 @@ def internal_scores(x, labels) -> dict:
 
 def select_config(method: Method, x, candidates: Sequence[Mapping], base: Mapping = (), *,
                   seed: int = 0, n_seeds: int = 3, criterion: str = "stability",
-                  sample: int = 2000, preset: str = "paper", y=None,
+                  sample: int = 2000, preset: str = "paper", y=None, cache=None,
                   on_candidate: Callable[[int, dict], None] | None = None) -> SelectConfig:
     """Fit ``method`` with each candidate setting and choose one by a criterion that sees no
     labels.
@@ -188,7 +188,10 @@ def select_config(method: Method, x, candidates: Sequence[Mapping], base: Mappin
     measured in the input space ``x`` — one space for every candidate, so the scores compare
     (a method's own embedding would flatter the settings that squeeze it) — on ``sample``
     points drawn with ``seed``. ``y``: labels, only to report NMI per candidate; the choice
-    never reads them. ``on_candidate(i, row)`` is called after each candidate.
+    never reads them. ``cache``: a folder where the pre-training phase of a method that
+    pre-trains is kept (:func:`jaxclust.store.pretrain_cache`), so candidates with the same
+    pre-training settings — and later runs — share it. ``on_candidate(i, row)`` is called
+    after each candidate.
     """
     if criterion not in CRITERIA:
         raise ValueError(f"criterion must be one of {', '.join(CRITERIA)}, got {criterion!r}")
@@ -205,7 +208,9 @@ def select_config(method: Method, x, candidates: Sequence[Mapping], base: Mappin
     keys, xj = runner.seed_keys(seed, n_seeds), jnp.asarray(x)
     table = []
     for i, cfg in enumerate(cfgs):
-        labels = np.asarray(runner.fit_seeds(method, keys, xj, cfg).labels)
+        shared = (store.pretrain_cache(cache, pretrain.phase_config(cfg), xj, keys)
+                  if cache is not None and method.pretrains else None)
+        labels = np.asarray(runner.fit_seeds(method, keys, xj, cfg, pretrain_cache=shared).labels)
         per_seed = [internal_scores(x[rows], lab[rows]) for lab in labels]
         row = {name: np.array([s[name] for s in per_seed]) for name in per_seed[0]}
         row["stability"] = np.array(stability(labels) if n_seeds > 1 else np.nan)

@@ -75,11 +75,24 @@ def test_select_config_runs_any_method():
     assert res.chosen in (0, 1) and np.isfinite(res.scores["stability"]).all()
 
 
+def test_select_config_shares_one_pretraining_between_candidates(tmp_path):
+    x = np.asarray(data.load("digits", subset=200)[0])
+    base = {"ae_hidden": (16,), "embedding_size": 3, "pretrain_epochs": 2, "n_clusters": 4,
+            "clustering_epochs": 2}
+    candidates = [{"lam": 0.1}, {"lam": 1.0}, {"lam": 0.1, "pretrain_epochs": 3}]
+    cached = select.select_config(get("dcn"), x, candidates, base, n_seeds=2, cache=tmp_path)
+    # the λ candidates share one pre-training; the 3-epoch one has its own
+    assert len(list(tmp_path.glob("pretrain_*"))) == 2
+    plain = select.select_config(get("dcn"), x, candidates, base, n_seeds=2)
+    np.testing.assert_allclose(cached.scores["silhouette"], plain.scores["silhouette"],
+                               atol=1e-5)
+
+
 def test_select_config_builds_each_candidate_over_the_preset(monkeypatch):
     x = np.asarray(data.load("digits", subset=100)[0])
     seen = []
 
-    def fake_fit_seeds(method, keys, xj, cfg):
+    def fake_fit_seeds(method, keys, xj, cfg, pretrain_cache=None):
         seen.append(cfg)
         return types.SimpleNamespace(labels=np.tile(np.arange(100) % 2, (len(keys), 1)))
 
