@@ -112,12 +112,15 @@ HELP = {
     "reg_covar": "N2D head: added to each mixture covariance's diagonal",
     "gmm_tol": "N2D head: EM stops when the mean log-likelihood moves less than this",
     "gmm_max_iter": "N2D head: EM iterations at most",
+    "gmm_n_init": "N2D head: the mixture's k-means starts (the highest likelihood kept; "
+                  "1: the paper's)",
     "anneal": "DKM: raise α every epochs_per_alpha epochs (the authors' schedule)",
     "epochs_per_alpha": "DKM: epochs per α value when annealing",
     "reps_init": "DKM: representatives from k-means on the embedding, or uniform in [-1, 1]",
     "lr_decay": "VaDE: the learning rate's factor every decay_every epochs",
     "decay_every": "VaDE: epochs between learning-rate decays",
     "min_lr": "VaDE: the learning rate's floor",
+    "warmup_epochs": "VaDE: epochs over which the learning rate ramps up linearly (0: none)",
     "adam_eps": "VaDE: Adam's ε",
     "block_size": "rows per block of every full-data pass (embedding, predictions, "
                   "objectives): memory grows with it, not with n; results do not depend on it",

@@ -1,10 +1,11 @@
 """A Gaussian mixture with full (or diagonal) covariances, fitted by EM in JAX.
 
-    state = fit(key, x, cfg)        # k-means start (one k-means++ run), then EM
+    state = fit(key, x, cfg)        # k-means starts (k-means++ runs), EM from each
     labels = predict(state, x)
 
 As scikit-learn's ``GaussianMixture(covariance_type="full")`` (``"diag"`` with
-``diagonal=True``): responsibilities from a k-means labelling start the first M-step; each
+``diagonal=True``): responsibilities from a k-means labelling start the first M-step
+(``n_init`` starts, the fit of the highest log-likelihood kept); each
 covariance gets ``reg_covar`` on its diagonal; EM stops once the mean log-likelihood changes
 by less than ``tol`` (or after ``max_iter`` iterations). Pure and shape-static, so
 ``jax.vmap`` fits one mixture per seed.
@@ -27,17 +28,19 @@ from jaxclust import kmeans
 class Config:
     """``n_components``; ``reg_covar`` added to each covariance's diagonal; stop when the
     mean log-likelihood moves less than ``tol``, or after ``max_iter`` EM iterations;
-    ``diagonal``: diagonal covariances (held as diagonal Cholesky factors)."""
+    ``diagonal``: diagonal covariances (held as diagonal Cholesky factors); ``n_init``: k-means
+    starts, each followed by EM, the fit of the highest mean log-likelihood kept."""
 
     n_components: int = 10
     reg_covar: float = 1e-6
     tol: float = 1e-3
     max_iter: int = 100
     diagonal: bool = False
+    n_init: int = 1
 
     def __post_init__(self):
-        if self.n_components < 1 or self.max_iter < 1:
-            raise ValueError("n_components and max_iter must be at least 1")
+        if self.n_components < 1 or self.max_iter < 1 or self.n_init < 1:
+            raise ValueError("n_components, max_iter and n_init must be at least 1")
         if self.reg_covar < 0 or self.tol < 0:
             raise ValueError("reg_covar and tol must be >= 0")
 
@@ -113,9 +116,18 @@ def fit_from(x: jax.Array, resp: jax.Array, cfg: Config) -> State:
 
 
 def fit(key: jax.Array, x: jax.Array, cfg: Config) -> State:
-    """EM started from one k-means run (k-means++ seeding) on ``x`` ``(n, d)``."""
-    labels = kmeans.kmeans(key, x, cfg.n_components, n_init=1).labels
-    return fit_from(x, jax.nn.one_hot(labels, cfg.n_components, dtype=x.dtype), cfg)
+    """EM on ``x`` ``(n, d)`` from ``cfg.n_init`` k-means runs (k-means++ seeding; one run:
+    from ``key`` itself, else from its splits, one after another); the fit of the highest
+    mean log-likelihood is kept (a diverged one never)."""
+    def from_kmeans(k):
+        labels = kmeans.kmeans(k, x, cfg.n_components, n_init=1).labels
+        return fit_from(x, jax.nn.one_hot(labels, cfg.n_components, dtype=x.dtype), cfg)
+
+    if cfg.n_init == 1:
+        return from_kmeans(key)
+    fits = jax.lax.map(from_kmeans, jax.random.split(key, cfg.n_init))
+    ll = jnp.where(jnp.isnan(fits.log_likelihood), -jnp.inf, fits.log_likelihood)
+    return jax.tree.map(lambda a: a[jnp.argmax(ll)], fits)
 
 
 def predict_proba(state: State, x: jax.Array) -> jax.Array:

@@ -72,3 +72,18 @@ def test_vmap_over_keys_equals_separate_fits():
     batched = jax.vmap(lambda k: gmm.fit(k, x, cfg).log_likelihood)(keys)
     single = [float(gmm.fit(k, x, cfg).log_likelihood) for k in keys]
     np.testing.assert_allclose(np.asarray(batched), single, rtol=1e-5)
+
+
+def test_several_starts_keep_the_most_likely_fit():
+    x = jnp.asarray(_blobs(seed=3, k=8, d=2, n=60))  # 8 blobs, 5 components: starts differ
+    key = jax.random.key(0)
+    single = [gmm.fit(k, x, gmm.Config(n_components=5))
+              for k in jax.random.split(key, 6)]
+    lls = [float(s.log_likelihood) for s in single]
+    assert max(lls) - min(lls) > 1e-3  # the check below would be vacuous otherwise
+    best = gmm.fit(key, x, gmm.Config(n_components=5, n_init=6))
+    np.testing.assert_allclose(float(best.log_likelihood), max(lls), rtol=1e-6)
+    np.testing.assert_allclose(np.asarray(best.means),
+                               np.asarray(single[int(np.argmax(lls))].means), rtol=1e-5)
+    with pytest.raises(ValueError, match="n_init"):
+        gmm.Config(n_init=0)

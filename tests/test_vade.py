@@ -124,3 +124,17 @@ def test_vade_on_digits_keeps_its_start_and_seeds_equal_single_fits():
     np.testing.assert_allclose(proba.sum(1), 1.0, rtol=1e-5)
     np.testing.assert_array_equal(proba.argmax(1), np.asarray(both.labels[0]))
     assert np.isfinite(float(both.objectives[0]))
+
+
+def test_learning_rate_decays_floors_and_warms_up():
+    from jaxclust.methods.vade import learning_rate
+
+    paper = config.build(get("vade"))
+    warm = config.build(get("vade"), warmup_epochs=3)
+    for epoch in (0, 3, 9, 10, 25, 400):
+        want = max(0.002 * 0.9 ** (epoch // 10), 0.0002)
+        assert np.isclose(float(learning_rate(jnp.asarray(epoch), paper)), want, rtol=1e-6)
+        ramp = min(1.0, (epoch + 1) / 4)
+        assert np.isclose(float(learning_rate(jnp.asarray(epoch), warm)), want * ramp, rtol=1e-6)
+    with pytest.raises(ValueError, match="warmup_epochs must be >= 0"):
+        config.build(get("vade"), warmup_epochs=-1)

@@ -38,24 +38,26 @@ class State(NamedTuple):
 
 def _head_config(base: type, method_name: str) -> type:
     """``base`` (a method's Config) with the head's fields: ``umap`` and the mixture's
-    ``reg_covar``, ``gmm_tol``, ``gmm_max_iter``."""
+    ``reg_covar``, ``gmm_tol``, ``gmm_max_iter``, ``gmm_n_init``."""
     name = method_name.replace("-", "_").upper() + "Config"
     cls = dataclasses.make_dataclass(
         name, [("umap", umap.Config, dataclasses.field(default=N2D_UMAP)),
                ("reg_covar", float, dataclasses.field(default=1e-6)),
                ("gmm_tol", float, dataclasses.field(default=1e-3)),
-               ("gmm_max_iter", int, dataclasses.field(default=100))],
+               ("gmm_max_iter", int, dataclasses.field(default=100)),
+               ("gmm_n_init", int, dataclasses.field(default=1))],
         bases=(base,), frozen=True)
     cls.__module__ = __name__
     cls.__doc__ = (f"{base.__module__}.{base.__qualname__} plus the manifold head: ``umap`` "
                    "(N2D's: 10-d, 20 neighbours, min_dist 0) and the mixture's "
-                   "``reg_covar``, ``gmm_tol``, ``gmm_max_iter``.")
+                   "``reg_covar``, ``gmm_tol``, ``gmm_max_iter``, ``gmm_n_init``.")
     globals()[name] = cls  # importable by name: configs and states pickle
     return cls
 
 
 def _mixture(cfg) -> gmm.Config:
-    return gmm.Config(cfg.n_clusters, cfg.reg_covar, cfg.gmm_tol, cfg.gmm_max_iter)
+    return gmm.Config(cfg.n_clusters, cfg.reg_covar, cfg.gmm_tol, cfg.gmm_max_iter,
+                      n_init=cfg.gmm_n_init)
 
 
 def head(method: Method, name: str, summary: str | None = None,

@@ -43,8 +43,9 @@ _LOG_2PI = math.log(2 * math.pi)
 @dataclasses.dataclass(frozen=True)
 class Config(pretrain.Config):
     """VaDE settings (after ``n_clusters``, ``ae``, ``n_init``): Adam's ``lr`` and ``adam_eps``,
-    the rate multiplied by ``lr_decay`` every ``decay_every`` epochs down to ``min_lr``;
-    ``batch_size``; ``epochs``. ``ae.loss``: ``"bce"`` is a Bernoulli decoder (data in
+    the rate multiplied by ``lr_decay`` every ``decay_every`` epochs down to ``min_lr``, and
+    over the first ``warmup_epochs`` epochs by (epoch + 1) / (warmup_epochs + 1) (0: none, as
+    the paper); ``batch_size``; ``epochs``. ``ae.loss``: ``"bce"`` is a Bernoulli decoder (data in
     [0, 1], sigmoid output), ``"mse"``/``"sse"`` a unit-variance Gaussian one."""
 
     ae: train.AEConfig = train.AEConfig(output_activation="sigmoid", loss="bce",
@@ -53,6 +54,7 @@ class Config(pretrain.Config):
     lr_decay: float = 0.9
     decay_every: int = 10
     min_lr: float = 0.0002
+    warmup_epochs: int = 0
     adam_eps: float = 1e-4
     batch_size: int = 100
     epochs: int = 500
@@ -190,8 +192,12 @@ def from_pretrained(pre: pretrain.State, x: jax.Array, cfg: Config) -> State:
 
 
 def learning_rate(epoch: jax.Array, cfg: Config) -> jax.Array:
-    """``max(lr · lr_decay^⌊epoch / decay_every⌋, min_lr)``."""
-    return jnp.maximum(cfg.lr * cfg.lr_decay ** (epoch // cfg.decay_every), cfg.min_lr)
+    """``max(lr · lr_decay^⌊epoch / decay_every⌋, min_lr) · min(1, (epoch + 1) /
+    (warmup_epochs + 1))``. A warm-up keeps Adam's first steps — each moves every weight by
+    about the rate, whatever its gradient — from shifting the whole embedding away from the
+    mixture it starts from."""
+    warmup = jnp.minimum(1.0, (epoch + 1) / (cfg.warmup_epochs + 1))
+    return jnp.maximum(cfg.lr * cfg.lr_decay ** (epoch // cfg.decay_every), cfg.min_lr) * warmup
 
 
 def train_step(state: State, batch: jax.Array, cfg: Config):
