@@ -19,9 +19,22 @@ import jax.numpy as jnp
 import numpy as np
 
 
+# settings that change memory or speed but never results: no part of what keys a store
+RESULT_NEUTRAL = frozenset({"block_size"})
+
+
+def _keyed(described):
+    """``described`` (JSON data) without the :data:`RESULT_NEUTRAL` settings, at any depth."""
+    if isinstance(described, dict):
+        return {k: _keyed(v) for k, v in described.items() if k not in RESULT_NEUTRAL}
+    return described
+
+
 def describe(cfg) -> dict:
-    """``cfg`` (a config dataclass) as JSON-ready data."""
-    return json.loads(json.dumps(dataclasses.asdict(cfg), default=str))
+    """``cfg`` (a config dataclass) as JSON-ready data, less the settings that cannot change
+    a result (:data:`RESULT_NEUTRAL`): a store written with another ``block_size`` is
+    the same store."""
+    return _keyed(json.loads(json.dumps(dataclasses.asdict(cfg), default=str)))
 
 
 class Checkpoints:
@@ -40,7 +53,7 @@ class Checkpoints:
         path = self.directory / "config.json"
         described = describe(cfg) if meta is None else {"config": describe(cfg), **meta}
         if path.exists():
-            if json.loads(path.read_text()) != described:
+            if _keyed(json.loads(path.read_text())) != described:
                 raise ValueError(f"the checkpoints in {self.directory} were written with "
                                  "another config or data; use a new folder or the same "
                                  "settings")

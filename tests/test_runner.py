@@ -2,6 +2,7 @@
 import os
 import subprocess
 import sys
+import dataclasses
 import textwrap
 from pathlib import Path
 
@@ -105,6 +106,12 @@ def test_bad_arguments_are_clear(tmp_path):
     store.Checkpoints(tmp_path, DEC)
     with pytest.raises(ValueError, match="another config"):
         store.Checkpoints(tmp_path, DEC.__class__(n_clusters=3))
+    # the block size changes memory, never results: the same store (and the same cache)
+    store.Checkpoints(tmp_path, dataclasses.replace(DEC, block_size=7))
+    keys = runner.seed_keys(0, 2)
+    assert (store.pretrain_cache(tmp_path, DEC, x, keys).directory
+            == store.pretrain_cache(tmp_path, dataclasses.replace(DEC, block_size=7), x,
+                                    keys).directory)
     with pytest.raises(ValueError, match="divisor"):
         runner.seed_mesh(data=2, devices=jax.devices()[:1])
 
