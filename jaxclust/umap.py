@@ -346,8 +346,9 @@ def optimize(key: jax.Array, y: jax.Array, graph: Graph, n_epochs: int, cfg: Con
         graph.weight > 0, graph.weight, 1.0), jnp.inf)
     sched = _Schedule(every, every, every / max(rate, 1))
 
-    chunk = min(_CHUNK, capacity)
-    capacity = -(-capacity // chunk) * chunk  # whole chunks
+    n_chunks_max = -(-capacity // _CHUNK)
+    chunk = -(-capacity // n_chunks_max)  # equal chunks of at most _CHUNK
+    capacity = chunk * n_chunks_max
 
     def moves(delta, y, ends, e, on, n_neg, key):
         """``delta`` ``(m, c)`` plus the moves of one chunk of due edges ``e`` (``on``: real
