@@ -23,7 +23,8 @@ Checkpoints (:class:`jaxclust.store.Checkpoints`) hold the stacked state after a
 epochs counted across both phases (below ``cfg.ae.epochs``: pre-training states; from it on:
 the method's); ``resume=True`` continues from the latest one and ends with the same result
 as an uninterrupted run. A ``pretrain_cache`` (:func:`jaxclust.store.pretrain_cache`) holds
-the pre-training phase instead, shared by every method with the same pre-training.
+the pre-training phase instead, shared by every method with the same pre-training; a
+longer pre-training continues from a shorter one's cache.
 """
 from __future__ import annotations
 
@@ -41,7 +42,7 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from jaxclust import config, train, umap
 from jaxclust.consensus import central, consensus
 from jaxclust.methods import Method, pretrain
-from jaxclust.store import Checkpoints
+from jaxclust.store import Checkpoints, pretrain_start
 
 
 class SeedsResult(NamedTuple):
@@ -306,15 +307,16 @@ def check_inputs(cfg, x) -> None:
 
 def _pretrain(program: _Program, keys, x, n_pre: int, checkpoints, step, cache,
               every: int, on_epoch):
-    """The pre-training phase, resumed from ``cache`` (else from ``checkpoints`` at
-    ``step``) where it holds one; returns the pre-trained states before k-means."""
-    store = cache if cache is not None else checkpoints
+    """The pre-training phase, resumed from ``cache`` (or a shorter run's cache beside it:
+    :func:`jaxclust.store.pretrain_start`), else from ``checkpoints`` at ``step``, where
+    one holds it; returns the pre-trained states before k-means."""
+    store = source = cache if cache is not None else checkpoints
     if cache is not None:
-        step = cache.latest_step()
+        source, step = pretrain_start(cache, n_pre) or (cache, None)
     if step is None:
         state, step = program.pre_init(keys, x), 0
     else:
-        state = store.restore(step, program.abstract_state(keys, x, pretraining=True))
+        state = source.restore(step, program.abstract_state(keys, x, pretraining=True))
     for epoch in range(step + 1, n_pre + 1):
         state, losses = program.pre_epoch(state, x)
         # in the run's checkpoints, step n_pre holds the method's started state

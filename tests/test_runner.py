@@ -97,6 +97,32 @@ def test_resume_after_interrupt_gives_the_same_run(tmp_path, stop_at):
     _leaves_close(resumed.states, full.states, rtol=0, atol=0)
 
 
+def test_a_longer_pretraining_continues_a_shorter_ones_cache(tmp_path):
+    x, keys = _x(), runner.seed_keys(0, 2)
+    short = dataclasses.replace(DEC, ae=dataclasses.replace(AE, epochs=AE.epochs - 1))
+
+    def cache(cfg):
+        return store.pretrain_cache(tmp_path, pretrain.phase_config(cfg), x, keys)
+
+    runner.fit_seeds(dec.DEC, keys, x, short, pretrain_cache=cache(short))
+    source, step = store.pretrain_start(cache(DEC), AE.epochs)
+    assert source.directory == cache(short).directory and step == AE.epochs - 1
+    # a shorter run never starts from a longer one's end, nor from other seeds' cache
+    assert store.pretrain_start(cache(dataclasses.replace(
+        DEC, ae=dataclasses.replace(AE, epochs=1))), 1) is None
+    assert store.pretrain_start(store.pretrain_cache(
+        tmp_path, pretrain.phase_config(DEC), x, runner.seed_keys(1, 2)), AE.epochs) is None
+
+    trained = []
+    continued = runner.fit_seeds(
+        dec.DEC, keys, x, DEC, pretrain_cache=cache(DEC),
+        on_epoch=lambda phase, epoch, *_: trained.append(epoch) if phase == "pre-train" else 0)
+    assert trained == [AE.epochs] and cache(DEC).latest_step() == AE.epochs
+    full = runner.fit_seeds(dec.DEC, keys, x, DEC)
+    np.testing.assert_array_equal(continued.labels, full.labels)
+    _leaves_close(continued.states, full.states, rtol=0, atol=0)
+
+
 def test_bad_arguments_are_clear(tmp_path):
     x = _x(64)
     with pytest.raises(TypeError, match="PRNG keys"):
