@@ -1,6 +1,6 @@
 """The consensus over seeds of every table cell whose seeds kept their labels.
 
-    python experiments/consensus.py --data-dir ../shared/data
+    python experiments/consensus.py --data-dir ../shared/data [--cells CELL …]
 
 For each cell with at least 3 ``results/<table>/<cell>/seed<k>.labels.npz`` (written by
 run.py beside the records): the seeds' consensus (:func:`jaxclust.consensus.consensus`: of
@@ -54,10 +54,13 @@ def cell_consensus(table: str, cell: str, spec: dict, data_dir) -> dict | None:
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--data-dir", default=None)
+    p.add_argument("--cells", nargs="+", default=None, help="only these cells (default: all)")
     opts = p.parse_args(argv)
     for path in sorted((HERE / "configs").glob("*.toml")):
         spec = load_table(str(path))
         for cell, cspec in spec["cells"].items():
+            if opts.cells is not None and cell not in opts.cells:
+                continue
             rec = cell_consensus(spec["name"], cell, cspec, opts.data_dir)
             if rec is None:
                 continue
