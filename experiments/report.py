@@ -113,6 +113,51 @@ def plot_table(name, cells, groups):
     return path.relative_to(HERE)
 
 
+def pretraining_curves(name, cells, groups) -> list[str]:
+    """The cells of one table that differ only in ``pretrain_epochs``, as curves of NMI / ACC
+    against it: rows of a markdown table and a figure ``figures/pretraining_<table>.png``."""
+    curves = defaultdict(dict)
+    for cell, c in cells.items():
+        if groups.get(cell):
+            rest = {k: v for k, v in c.items() if k not in ("published", "chosen_by", "config")}
+            rest["config"] = {k: v for k, v in c.get("config", {}).items()
+                              if k != "pretrain_epochs"}
+            epochs = groups[cell][0]["config"].get("pretrain_epochs")
+            curves[json.dumps(rest, sort_keys=True)][epochs] = (cell, groups[cell])
+    curves = [dict(sorted(v.items())) for v in curves.values() if len(v) > 1 and None not in v]
+    if not curves:
+        return []
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    lines = ["", "Against the pre-training length (cells that differ only in `pretrain_epochs`):",
+             "", "| cells | chosen by | pre-training epochs | seeds | NMI | ACC |",
+             "|---|---|---|---|---|---|"]
+    fig, ax = plt.subplots(figsize=(5, 3.2))
+    for curve in curves:
+        cell, recs = next(iter(curve.values()))
+        label = f"{recs[0]['method']} ({cells[cell]['dataset']})"
+        for epochs, (cell, recs) in curve.items():
+            m = {key: [r["metrics"][key] for r in recs] for key in ("nmi", "acc")}
+            lines.append(f"| {label}: {cell} | {chosen_by(cell, cells[cell])} | {epochs} | "
+                         f"{len(recs)} | {fmt(m['nmi'])} | {fmt(m['acc'])} |")
+        acc = [[r["metrics"]["acc"] for r in recs] for _, recs in curve.values()]
+        ax.errorbar(list(curve), [np.mean(a) for a in acc], yerr=[np.std(a) for a in acc],
+                    marker="o", capsize=3, label=label)
+    ax.set_xscale("log")
+    ax.set_xlabel("autoencoder pre-training epochs")
+    ax.set_ylabel("ACC (mean ± std over seeds)")
+    ax.legend(fontsize=8)
+    ax.set_title(name)
+    fig.tight_layout()
+    path = HERE / "figures" / f"pretraining_{name}.png"
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return [*lines, "", f"![ACC against pre-training epochs]({path.relative_to(HERE)})"]
+
+
 def select_k_sections() -> list[str]:
     """One section per select-k run: G, held-out silhouette and NMI per k (mean over seeds)."""
     lines = []
@@ -280,6 +325,7 @@ def main():
         lines.append("")
         if "baseline" in spec:
             lines += baseline_matrix(spec, groups)
+        lines += pretraining_curves(name, cells, groups)
         lines += [*seed_notes(name), f"![per-seed ACC]({fig})" if fig else "", ""]
     cells = specs["dec_imbalanced"]["cells"]
     lines += ["## dec_imbalanced", "", specs["dec_imbalanced"]["doc"] + " Chosen by: "
