@@ -150,8 +150,9 @@ def run_seed(opts, table: str, cell: str, spec: dict, x, y, seed: int, command: 
             cache = store.pretrain_cache(opts.cache, pretrain.phase_config(cfg), xj, keys)
             extra.update(pretrained_ae=cache.directory.name)
             start = store.pretrain_start(cache, pre_epochs)
-            if start is not None and start[1] < pre_epochs:  # the wall time covers the rest
+            if start is not None and start[0] is not cache:  # the wall time covers the rest
                 extra.update(pretrain_continued=f"{start[0].directory.name} at epoch {start[1]}")
+                start[0].close()
         if spec.get("progression"):
             trace = Progression(figures, f"{cell}, seed {seed}", method, xj, y, cfg)
         elif method.epochs(cfg):

@@ -317,6 +317,8 @@ def _pretrain(program: _Program, keys, x, n_pre: int, checkpoints, step, cache,
         state, step = program.pre_init(keys, x), 0
     else:
         state = source.restore(step, program.abstract_state(keys, x, pretraining=True))
+        if source is not store:
+            source.close()
     for epoch in range(step + 1, n_pre + 1):
         state, losses = program.pre_epoch(state, x)
         # in the run's checkpoints, step n_pre holds the method's started state
