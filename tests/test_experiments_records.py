@@ -50,3 +50,32 @@ def test_every_cell_and_readme_row_says_how_its_settings_were_chosen():
             break
         rows.append(line)
     assert rows and all(r.split("|")[3].strip() in CHOSEN_BY for r in rows), rows
+
+
+def test_report_draws_a_curve_of_the_cells_that_differ_only_in_pretraining_length(
+        tmp_path, monkeypatch):
+    import sys
+
+    sys.path.insert(0, str(ROOT / "experiments"))
+    import report
+
+    monkeypatch.setattr(report, "HERE", tmp_path)
+    (tmp_path / "figures").mkdir()
+
+    def recs(epochs, accs, **extra):
+        return [{"method": "n2d", "config": {"pretrain_epochs": epochs, **extra},
+                 "metrics": {"nmi": a, "acc": a}} for a in accs]
+
+    base = {"method": "n2d", "dataset": "usps", "chosen_by": "paper"}
+    cells = {"a": base, "a-300": {**base, "config": {"pretrain_epochs": 300}},
+             "a-gmm": {**base, "config": {"gmm_n_init": 10}},
+             "b": {**base, "dataset": "mnist"}}
+    groups = {"a": recs(1000, [0.9, 0.8]), "a-300": recs(300, [0.7]),
+              "a-gmm": recs(1000, [0.95]), "b": recs(1000, [0.5])}
+    lines = report.pretraining_curves("t", cells, groups)
+    rows = [line for line in lines if line.startswith("| n2d")]
+    assert rows == ["| n2d (usps): a-300 | paper | 300 | 1 | 0.700 | 0.700 |",
+                    "| n2d (usps): a | paper | 1000 | 2 | 0.850 ± 0.050 | 0.850 ± 0.050 |"]
+    assert (tmp_path / "figures" / "pretraining_t.png").exists()
+    del groups["a-300"]
+    assert report.pretraining_curves("t", cells, groups) == []
