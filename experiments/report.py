@@ -155,7 +155,7 @@ def pretraining_curves(name, cells, groups) -> list[str]:
     path = HERE / "figures" / f"pretraining_{name}.png"
     fig.savefig(path, dpi=110)
     plt.close(fig)
-    return [*lines, "", f"![ACC against pre-training epochs]({path.relative_to(HERE)})"]
+    return [*lines, "", f"![ACC against pre-training epochs]({path.relative_to(HERE)})", ""]
 
 
 def select_k_sections() -> list[str]:
