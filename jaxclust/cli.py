@@ -51,6 +51,11 @@ def _build_parser(methods: bool = True) -> argparse.ArgumentParser:
                             "others agree with most (mean ARI; with 3 seeds or more, else "
                             "the objective's), or the lowest value of the method's own "
                             "objective")
+        if method.pretrains:
+            p.add_argument("--start", choices=("own", "consensus"), default="own",
+                           help="where each seed's clustering phase starts: k-means on its own "
+                                "embedding, or the consensus of every seed's k-means partition "
+                                "(with --seeds 2 or more)")
         if method.reconstruct is not None:
             p.add_argument("--expert-index", type=int, default=0,
                            help="the point whose reconstruction by every expert experts.png "
@@ -231,7 +236,8 @@ def cmd_fit(args) -> int:
 
     res = runner.fit_seeds(method, runner.seed_keys(args.seed, args.seeds), x, cfg, mesh=mesh,
                            checkpoints=checkpoints, checkpoint_every=args.checkpoint_every,
-                           resume=args.resume, on_epoch=on_epoch)
+                           resume=args.resume, on_epoch=on_epoch,
+                           start=getattr(args, "start", "own"))
     progress.close()
     states = res.states if jax.process_count() == 1 else runner.gathered(res.states)
     if jax.process_index() > 0:
@@ -262,6 +268,7 @@ def cmd_fit(args) -> int:
                           wall_time_s=wall, command=command,
                           extra={"n_samples": int(x.shape[0]), "seconds": res.seconds,
                                  "n_seeds_in_run": args.seeds, "kept": i == best,
+                                 "start": getattr(args, "start", "own"),
                                  "clusters_used": int(np.unique(labels).size)})
         record.write(out / f"seed{args.seed + i}.json", rec)
         per_seed.append(rec)

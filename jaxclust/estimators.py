@@ -2,12 +2,14 @@
 
 Every estimator's parameters are ``n_clusters``, the method's flat parameters
 (:mod:`jaxclust.config`: ``pretrain_epochs``, ``embedding_size``, ``clustering_epochs``, …,
-with the method's defaults), then ``n_seeds``, ``keep`` and ``random_state``. ``__init__``
+with the method's defaults), then ``n_seeds``, ``keep``, ``start`` and ``random_state``.
+``__init__``
 only stores them; ``fit`` validates them (``_parameter_constraints``, then the Config's own
 checks), trains ``n_seeds`` seeds in one program (:func:`jaxclust.runner.fit_seeds`) and keeps
 one (:func:`jaxclust.runner.kept_seed`): by default (``keep="central"``) the one the other
 seeds agree with most (3 seeds or more); ``keep="objective"``: the lowest value of the
-method's own objective.
+method's own objective. ``start="consensus"`` (autoencoder methods): every seed's clustering
+phase starts from the consensus of the seeds' k-means partitions (:func:`runner.fit_seeds`).
 
 Fitted attributes: ``labels_``, ``objective_``, ``labels_all_`` ``(n_seeds, n)``,
 ``scores_all_`` ``(n_seeds,)``, ``best_seed_``, ``consensus_labels_`` ``(n,)`` (the seeds'
@@ -91,6 +93,7 @@ class _Clusterer(ClusterMixin, TransformerMixin, BaseEstimator):
                 for p in names]
         sig += [inspect.Parameter("n_seeds", inspect.Parameter.KEYWORD_ONLY, default=1),
                 inspect.Parameter("keep", inspect.Parameter.KEYWORD_ONLY, default="central"),
+                inspect.Parameter("start", inspect.Parameter.KEYWORD_ONLY, default="own"),
                 inspect.Parameter("random_state", inspect.Parameter.KEYWORD_ONLY,
                                   default=None)]
         signature = inspect.Signature(sig)
@@ -109,6 +112,7 @@ class _Clusterer(ClusterMixin, TransformerMixin, BaseEstimator):
             **{p.name: _constraint(p) for p in names},
             "n_seeds": [Interval(numbers.Integral, 1, None, closed="left")],
             "keep": [StrOptions(set(runner.KEEP_RULES))],
+            "start": [StrOptions(set(runner.START_RULES if method.pretrains else ("own",)))],
             "random_state": ["random_state"]}
         cls._predict = staticmethod(jax.jit(method.predict, static_argnums=2))
         cls._features = staticmethod(jax.jit(method.features, static_argnums=2))
@@ -140,7 +144,8 @@ class _Clusterer(ClusterMixin, TransformerMixin, BaseEstimator):
         check_n_clusters(self.n_clusters, X.shape[0])
         cfg = self._config()
         res = runner.fit_seeds(self._method, runner.seed_keys(_seed(self.random_state),
-                                                              self.n_seeds), X, cfg)
+                                                              self.n_seeds), X, cfg,
+                               start=self.start)
         scores = np.asarray(res.objectives, dtype=np.float64)
         if not np.isfinite(scores).any():
             warnings.warn(f"{type(self).__name__}: the objective of every seed is NaN or "

@@ -95,6 +95,9 @@ def kept_seed(objectives, labels, rule: str = "central") -> int:
     return int(finite[central(np.asarray(labels)[finite])])
 
 
+START_RULES = ("own", "consensus")
+
+
 def initialize_processes(coordinator: str | None = None, num_processes: int | None = None,
                          process_id: int | None = None) -> None:
     """Join a multi-process run (``jax.distributed.initialize``) before any device is used.
@@ -142,6 +145,10 @@ class _Program:
             self.pre_epoch = self._jit(lambda s, x: pretrain.train_epoch(s, x, cfg))
             self.start = self._jit(
                 lambda s, x: method.start(pretrain.cluster(s, x, cfg), x, cfg))
+            self.cluster = self._jit(lambda s, x: pretrain.cluster(s, x, cfg))
+            self.pre_predict = self._jit(lambda s, x: pretrain.predict(s, x, cfg))
+            self.recentred_start = self._jit(
+                lambda s, xl: method.start(pretrain.recentre(s, *xl, cfg), xl[0], cfg))
         else:
             self.init = self._jit(lambda k, x: method.init(k, x, cfg))
         if method.train_epoch is not None:
@@ -197,7 +204,7 @@ def fit_seeds(method: Method, keys: jax.Array, x, cfg, *, mesh: Mesh | None = No
               checkpoints: Checkpoints | None = None, checkpoint_every: int = 0,
               resume: bool = False, pretrained: pretrain.State | None = None,
               pretrain_cache: Checkpoints | None = None,
-              on_epoch: Callable[..., None] | None = None
+              on_epoch: Callable[..., None] | None = None, start: str = "own"
               ) -> SeedsResult:
     """Train ``len(keys)`` seeds of ``method`` (a value of ``jaxclust.methods.REGISTRY``).
 
@@ -212,7 +219,12 @@ def fit_seeds(method: Method, keys: jax.Array, x, cfg, *, mesh: Mesh | None = No
     total, losses, state)`` is called after every epoch with the per-seed losses ``(S,)``
     and the stacked state; ``phase`` is ``"pre-train"`` or ``"cluster"``, and once with
     ``"start"`` (epoch = clustering epochs already done, losses ``None``) when the
-    clustering phase begins (figures of its progression start there).
+    clustering phase begins (figures of its progression start there). ``start``: where each
+    seed's clustering phase starts — ``"own"``: k-means on its own embedding;
+    ``"consensus"``: the consensus (:func:`jaxclust.consensus.consensus`, named after the
+    central seed) of every seed's k-means partition, as centroids in each seed's embedding
+    (:func:`jaxclust.methods.pretrain.recentre`), so that all seeds start from one partition
+    better than most of theirs (autoencoder methods only; with one seed the same as own).
     """
     n_seeds = keys.shape[0] if keys.ndim else 0
     if n_seeds < 1 or not jnp.issubdtype(keys.dtype, jax.dtypes.prng_key):
@@ -221,6 +233,11 @@ def fit_seeds(method: Method, keys: jax.Array, x, cfg, *, mesh: Mesh | None = No
         raise ValueError("resume=True needs checkpoints")
     if (pretrained is not None or pretrain_cache is not None) and not method.pretrains:
         raise ValueError(f"{method.name} does not start from a pre-trained autoencoder")
+    if start not in START_RULES:
+        raise ValueError(f"start must be one of {START_RULES}, got {start!r}")
+    if start == "consensus" and not method.pretrains:
+        raise ValueError(f"start='consensus' needs a method that starts from the shared "
+                         f"pre-training; {method.name} does not")
     if pretrained is not None and pretrained.centroids.shape[0] != n_seeds:
         raise ValueError(f"pretrained holds {pretrained.centroids.shape[0]} seeds, "
                          f"keys {n_seeds}")
@@ -252,7 +269,8 @@ def fit_seeds(method: Method, keys: jax.Array, x, cfg, *, mesh: Mesh | None = No
         state = pretrained if pretrained is not None else _pretrain(
             program, keys, x, n_pre, checkpoints, step, pretrain_cache, checkpoint_every,
             on_epoch)
-        state = program.start(state, x)
+        state = (_consensus_start(program, state, x) if start == "consensus" and n_seeds > 1
+                 else program.start(state, x))
         if checkpoints is not None:
             checkpoints.save(n_pre, state)
         step = n_pre
@@ -328,6 +346,18 @@ def _pretrain(program: _Program, keys, x, n_pre: int, checkpoints, step, cache,
         if on_epoch:
             on_epoch("pre-train", epoch, n_pre, _addressable(losses), state)
     return state
+
+
+def _consensus_start(program: _Program, state, x):
+    """Every seed's method state started from the consensus of the seeds' k-means
+    partitions (``fit_seeds(start="consensus")``)."""
+    clustered = program.cluster(state, x)
+    labels = np.asarray(to_host(program.pre_predict(clustered, x)))
+    combined = consensus(labels, program.cfg.n_clusters, reference=central(labels))
+    combined = jnp.asarray(combined, jnp.int32)
+    if program.mesh is not None:
+        combined = _place(combined, program.rows)
+    return program.recentred_start(clustered, (x, combined))
 
 
 def gathered(tree):

@@ -10,6 +10,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from sklearn.datasets import make_blobs
+from sklearn.metrics import adjusted_rand_score
 
 from jaxclust import data, runner, store, train
 from jaxclust.methods import aekm, damic, dec, fit, imsat, kdae, pretrain
@@ -142,6 +144,46 @@ def test_bad_arguments_are_clear(tmp_path):
         runner.seed_mesh(data=2, devices=jax.devices()[:1])
 
 
+def test_recentre_moves_centroids_to_the_groups_means_in_float64():
+    x = _x(128)
+    state = pretrain.init(jax.random.key(0), x, pretrain.phase_config(DEC))
+    state = state._replace(centroids=jnp.full((DEC.n_clusters, AE.latent), 7.0))
+    labels = np.arange(128) % 4  # groups 4 and 5 own no point
+    moved = pretrain.recentre(state, x, jnp.asarray(labels), DEC)
+    z = np.asarray(pretrain.embed(state, x, DEC), np.float64)
+    want = np.stack([z[labels == g].mean(0) for g in range(4)])
+    np.testing.assert_allclose(np.asarray(moved.centroids[:4]), want, rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(moved.centroids[4:], 7.0)
+
+
+def test_consensus_start_puts_every_seed_on_one_partition():
+    # overlapping blobs: the four seeds' autoencoders + k-means split them differently
+    x, truth = make_blobs(384, n_features=16, centers=8, cluster_std=3.0, random_state=0)
+    x = jnp.asarray(((x - x.mean(0)) / x.std(0)).astype(np.float32))
+    cfg = pretrain.Config(8, dataclasses.replace(AE, epochs=20), 1)
+    own = runner.fit_seeds(aekm.METHOD, runner.seed_keys(0, 4), x, cfg)
+    shared = runner.fit_seeds(aekm.METHOD, runner.seed_keys(0, 4), x, cfg, start="consensus")
+    pairs = [(i, j) for i in range(4) for j in range(i + 1, 4)]
+
+    def agreement(labels):
+        return np.mean([adjusted_rand_score(labels[i], labels[j]) for i, j in pairs])
+
+    assert agreement(own.labels) + 0.05 < agreement(shared.labels) and \
+        agreement(shared.labels) > 0.9
+    assert min(adjusted_rand_score(truth, lab) for lab in shared.labels) > \
+        min(adjusted_rand_score(truth, lab) for lab in own.labels) + 0.05
+    # one seed repeated: its consensus is its own partition, so the start is its own
+    same = jnp.stack([runner.seed_keys(2, 1)[0]] * 3)
+    np.testing.assert_array_equal(
+        runner.fit_seeds(aekm.METHOD, same, x, cfg, start="consensus").labels[0],
+        own.labels[2])
+    with pytest.raises(ValueError, match="start must be one of"):
+        runner.fit_seeds(dec.DEC, runner.seed_keys(0, 2), x, DEC, start="shared")
+    with pytest.raises(ValueError, match="does not"):
+        runner.fit_seeds(imsat.METHOD, runner.seed_keys(0, 2), x, imsat.Config(),
+                         start="consensus")
+
+
 SHARDED = textwrap.dedent("""
     import jax, jax.numpy as jnp, numpy as np
     from tests.test_runner import DEC, _x, _leaves_close
@@ -159,6 +201,10 @@ SHARDED = textwrap.dedent("""
     rows = runner.fit_seeds(dec.DEC, keys, x, DEC, mesh=runner.seed_mesh(data=2))
     np.testing.assert_array_equal(sharded.labels, one.labels)
     np.testing.assert_array_equal(rows.labels, one.labels)
+    shared = runner.fit_seeds(dec.DEC, keys, x, DEC, start="consensus")
+    shared_rows = runner.fit_seeds(dec.DEC, keys, x, DEC, mesh=runner.seed_mesh(data=2),
+                                   start="consensus")
+    np.testing.assert_array_equal(shared_rows.labels, shared.labels)
     _leaves_close(sharded.states, one.states)
     fit_dec = jax.jit(fit, static_argnums=(0, 3))
     for i in range(8):

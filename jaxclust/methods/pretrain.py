@@ -67,6 +67,17 @@ def cluster(state: State, x: jax.Array, cfg: Config) -> State:
     return State(state.ae._replace(key=key), res.centroids)
 
 
+def recentre(state: State, x: jax.Array, labels: jax.Array, cfg: Config) -> State:
+    """Centroids moved to the means of the embedding over ``labels``' groups ``(n,)`` (ids in
+    ``[0, k)``; a group with no point keeps its centroid): a partition found elsewhere (the
+    seeds' consensus) as this autoencoder's k-means start."""
+    z = embed(state, x, cfg)
+    counts = jax.ops.segment_sum(jnp.ones(z.shape[0], z.dtype), labels, cfg.n_clusters)
+    sums = jax.ops.segment_sum(z, labels, cfg.n_clusters)
+    means = sums / jnp.maximum(counts, 1.0)[:, None]
+    return state._replace(centroids=jnp.where(counts[:, None] > 0, means, state.centroids))
+
+
 def predict(state: State, x: jax.Array, cfg: Config) -> jax.Array:
     """Nearest centroid in the embedding: labels ``(n,)``."""
     return kmeans.nearest(embed(state, x, cfg), state.centroids, cfg.block_size)
