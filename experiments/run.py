@@ -11,7 +11,9 @@ with its command and the published numbers, then lists its cells, each a method,
 ``preset`` (default ``paper``), ``chosen_by`` and the source's numbers. A seed whose record
 (``results/<table>/<cell>/seed<k>.json``, :mod:`jaxclust.record`; its labels beside it in
 ``seed<k>.labels.npz``) exists is skipped, so a table fills up over several sittings. Each
-seed is one call of the runner (:func:`jaxclust.runner.fit_seeds`). Autoencoder pre-training
+seed is one call of the runner (:func:`jaxclust.runner.fit_seeds`), but in a cell with
+``start = "consensus"``, whose seeds start from their k-means partitions' consensus: its seeds
+run together, in one call, and are written (or skipped) together. Autoencoder pre-training
 is checkpointed every ``--checkpoint-every`` epochs in a ``--cache`` folder
 (:func:`jaxclust.store.pretrain_cache`) shared by the cells with the same (data, seed, pre-
 training config) — the papers do the same (one pre-training, several clustering heads); the
@@ -122,28 +124,32 @@ def plot_experts(folder: Path, name: str, title: str, method, state, x, y, cfg) 
     return name
 
 
-def run_seed(opts, table: str, cell: str, spec: dict, x, y, seed: int, command: str):
-    """One seed of one cell: its record and its labels ``(n,)``."""
+def run_seeds(opts, table: str, cell: str, spec: dict, x, y, seeds: list[int],
+              command: str) -> list:
+    """``seeds`` of one cell in one call of the runner (one seed, but for a cell whose seeds
+    start together: ``start = "consensus"``): a ``(record, labels (n,))`` per seed."""
     k = len(np.unique(y))
     xj = jnp.asarray(x)
     t0 = time.perf_counter()
     extra = {"n_samples": int(x.shape[0]), "r_min": spec.get("r_min"),
              "host": platform.machine()}
     figures = Path(opts.cache) / "figures"
-    stem = f"{cell}_seed{seed}"
-    objective, epochs = float("nan"), 0
+    stem = f"{cell}_seed{'-'.join(map(str, seeds))}"
+    objectives, epochs = [float("nan")] * len(seeds), 0
+    per_seed = [{} for _ in seeds]
     if spec["method"] == "sc":  # the spectral-clustering baseline, scikit-learn's
         from sklearn.cluster import SpectralClustering
 
         flat = {"n_clusters": k, "affinity": "nearest_neighbors", "n_neighbors": 10,
                 "assign_labels": "kmeans", "implementation": "scikit-learn"}
-        labels = SpectralClustering(k, affinity="nearest_neighbors", n_neighbors=10,
-                                    random_state=seed, n_jobs=1).fit_predict(x)
+        labels = [SpectralClustering(k, affinity="nearest_neighbors", n_neighbors=10,
+                                     random_state=seed, n_jobs=1).fit_predict(x)
+                  for seed in seeds]
     else:
         method = get(spec["method"])
         cfg = config.build(method, spec.get("preset", "paper"), n_clusters=k,
                            **spec.get("config", {}))
-        keys = runner.seed_keys(seed, 1)
+        keys = jax.vmap(jax.random.key)(jnp.asarray(seeds))
         cache = ckpts = trace = None
         pre_epochs = cfg.ae.epochs if method.pretrains else 0
         if method.pretrains:
@@ -154,12 +160,13 @@ def run_seed(opts, table: str, cell: str, spec: dict, x, y, seed: int, command: 
                 extra.update(pretrain_continued=f"{start[0].directory.name} at epoch {start[1]}")
                 start[0].close()
         if spec.get("progression"):
-            trace = Progression(figures, f"{cell}, seed {seed}", method, xj, y, cfg)
+            trace = Progression(figures, f"{cell}, seed {seeds[0]}", method, xj, y, cfg)
         elif method.epochs(cfg):
             # the clustering phase is checkpointed too (not with a progression, whose trace
             # needs every epoch): a run cut off mid-way resumes at its last checkpoint,
             # skipping the head's own pre-training (k-DAE/DAMIC's experts, DAMIC's gate)
-            digest = hashlib.sha1(repr(cfg).encode()).hexdigest()[:10]
+            what = repr(cfg) if "start" not in spec else repr((cfg, spec["start"]))
+            digest = hashlib.sha1(what.encode()).hexdigest()[:10]
             ckpts = store.Checkpoints(Path(opts.cache) / f"{stem}_{digest}", cfg)
             if ckpts.latest_step() is not None:
                 extra.update(resumed_at_epoch=ckpts.latest_step() - pre_epochs)
@@ -175,33 +182,43 @@ def run_seed(opts, table: str, cell: str, spec: dict, x, y, seed: int, command: 
 
         res = runner.fit_seeds(method, keys, xj, cfg, checkpoints=ckpts,
                                checkpoint_every=opts.checkpoint_every,
-                               resume=ckpts is not None, pretrain_cache=cache, on_epoch=hook)
+                               resume=ckpts is not None, pretrain_cache=cache, on_epoch=hook,
+                               start=spec.get("start", "own"))
         for c in (cache, ckpts):
             if c is not None:
                 c.close()
-        state = jax.tree.map(lambda a: a[0], res.states)
-        labels, objective, epochs = res.labels[0], float(res.objectives[0]), res.epochs
+        labels, epochs = list(res.labels), res.epochs
+        objectives = [float(o) for o in res.objectives]
         extra.update(seconds=res.seconds)
+        if "start" in spec:
+            extra.update(seeds_in_run=seeds, start=spec["start"])
         if method.pretrains:
-            start = runner.fit_seeds(get("aekm"), keys, xj, pretrain.phase_config(cfg),
-                                     pretrain_cache=store.pretrain_cache(
-                                         opts.cache, pretrain.phase_config(cfg), xj, keys))
-            extra.update(aekm_metrics=metrics.evaluate(y, np.asarray(start.labels[0])))
+            starts = runner.fit_seeds(get("aekm"), keys, xj, pretrain.phase_config(cfg),
+                                      pretrain_cache=store.pretrain_cache(
+                                          opts.cache, pretrain.phase_config(cfg), xj, keys))
+            for i, own in enumerate(starts.labels):
+                per_seed[i].update(aekm_metrics=metrics.evaluate(y, np.asarray(own)))
         if method.epochs(cfg):
             extra.update(cluster_epochs=res.epochs - pre_epochs)
         if trace:
             extra.update(progression=trace.finish(f"progression_{stem}.png"))
         if method.reconstruct is not None:
-            extra.update(experts_figure=plot_experts(
-                figures, f"experts_{stem}.png", f"{cell}, seed {seed}", method, state, x, y,
-                cfg))
+            for i, seed in enumerate(seeds):
+                state = jax.tree.map(lambda a: a[i], res.states)
+                per_seed[i].update(experts_figure=plot_experts(
+                    figures, f"experts_{cell}_seed{seed}.png", f"{cell}, seed {seed}", method,
+                    state, x, y, cfg))
         flat = config.flatten(cfg)
-    labels = np.asarray(labels)
-    return record.make(
-        method=spec["method"], dataset=spec["dataset"], table=table, cell=cell, seed=seed,
-        metrics=metrics.evaluate(y, labels), objective=objective, epochs=epochs,
-        config=flat, preset=spec.get("preset", "paper"), chosen_by=spec["chosen_by"],
-        wall_time_s=time.perf_counter() - t0, command=command, extra=extra), labels
+    wall = time.perf_counter() - t0
+    out = []
+    for i, seed in enumerate(seeds):
+        lab = np.asarray(labels[i])
+        out.append((record.make(
+            method=spec["method"], dataset=spec["dataset"], table=table, cell=cell, seed=seed,
+            metrics=metrics.evaluate(y, lab), objective=objectives[i], epochs=epochs,
+            config=flat, preset=spec.get("preset", "paper"), chosen_by=spec["chosen_by"],
+            wall_time_s=wall, command=command, extra={**extra, **per_seed[i]}), lab))
+    return out
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -242,21 +259,31 @@ def main(argv=None):
             print(fit_command(cspec, opts))
             continue
         fixed = None if cspec.get("data_per_seed") else load_cell_data(cspec, opts.data_dir, 0)
-        for seed in opts.seeds:
-            out = Path(opts.results) / spec["name"] / cell / f"seed{seed}.json"
-            if out.exists():
-                log(f"skip {out}: already done")
-                continue
-            x, y = fixed or load_cell_data(cspec, opts.data_dir, seed)
+        together = cspec.get("start", "own") != "own"
+        if together and fixed is None:
+            p.error(f"{cell}: a cell whose seeds start together needs one data set for all "
+                    "(no data_per_seed)")
+        outs = {seed: Path(opts.results) / spec["name"] / cell / f"seed{seed}.json"
+                for seed in opts.seeds}
+        todo = [seed for seed, out in outs.items() if not out.exists()]
+        for seed in sorted(set(opts.seeds) - set(todo)):
+            log(f"skip {outs[seed]}: already done")
+        if together and todo and len(todo) < len(opts.seeds):
+            p.error(f"{cell}: its seeds start together, but seeds "
+                    f"{sorted(set(opts.seeds) - set(todo))} have records and {todo} do not: "
+                    "run the missing ones as a set of their own, or remove the records")
+        for group in ([todo] if together and todo else [[seed] for seed in todo]):
+            x, y = fixed or load_cell_data(cspec, opts.data_dir, group[0])
             command = shlex.join(["python", "experiments/run.py", opts.table, "--cells", cell,
-                                  "--seeds", str(seed), *_passed(opts)])
-            log(f"{spec['name']}/{cell} seed {seed}")
-            rec, labels = run_seed(opts, spec["name"], cell, cspec, x, y, seed, command)
-            record.write(out, rec)
-            np.savez_compressed(labels_path(out), labels=labels.astype(np.uint16))
-            m = rec["metrics"]
-            log(f"{spec['name']}/{cell} seed {seed}: NMI {m['nmi']:.4f} ARI {m['ari']:.4f} "
-                f"ACC {m['acc']:.4f} ({rec['wall_time_s']:.0f} s)")
+                                  "--seeds", *map(str, group), *_passed(opts)])
+            log(f"{spec['name']}/{cell} seed {' '.join(map(str, group))}")
+            for seed, (rec, labels) in zip(group, run_seeds(opts, spec["name"], cell, cspec,
+                                                            x, y, group, command)):
+                record.write(outs[seed], rec)
+                np.savez_compressed(labels_path(outs[seed]), labels=labels.astype(np.uint16))
+                m = rec["metrics"]
+                log(f"{spec['name']}/{cell} seed {seed}: NMI {m['nmi']:.4f} ARI "
+                    f"{m['ari']:.4f} ACC {m['acc']:.4f} ({rec['wall_time_s']:.0f} s)")
 
 
 def load_cell_data(cspec: dict, data_dir, seed: int):
@@ -282,7 +309,7 @@ def fit_command(spec: dict, opts) -> str:
             "--seed", str(opts.seeds[0]), "--seeds", str(len(opts.seeds))]
     if opts.data_dir:
         argv += ["--data-dir", opts.data_dir]
-    for name in ("preset", "subset", "r_min", "value_range"):
+    for name in ("preset", "subset", "r_min", "value_range", "start"):
         if name in spec:
             value = spec[name] if isinstance(spec[name], list) else [spec[name]]
             argv += ["--" + name.replace("_", "-"), *map(str, value)]

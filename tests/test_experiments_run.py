@@ -99,6 +99,36 @@ def test_runner_writes_records_shares_the_pretraining_and_skips_finished_seeds(t
         run.main([table, "--cells", "nope", *common])
 
 
+def test_a_cell_whose_seeds_start_together_runs_and_skips_them_together(tmp_path):
+    _blobs(tmp_path)
+    blobs = str(tmp_path / "blobs.npz")
+    table = _table(tmp_path / "t.toml", {
+        "dec_shared": ['method = "dec"', f'dataset = "{blobs}"', 'chosen_by = "default"',
+                       'start = "consensus"', f"config = {{{AE}, clustering_epochs = 2}}"]})
+    results = tmp_path / "results"
+    common = ["--results", str(results), "--cache", str(tmp_path / "cache")]
+    run.main([table, *common, "--seeds", "0", "1", "2"])
+    recs = [_rec(results, "t", "dec_shared", s) for s in range(3)]
+    assert {r["extra"]["start"] for r in recs} == {"consensus"}
+    assert all(r["extra"]["seeds_in_run"] == [0, 1, 2] for r in recs)
+    assert len({r["wall_time_s"] for r in recs}) == 1
+    assert recs[0]["command"].endswith("--seeds 0 1 2 " + " ".join(common))
+    # the same program as the library's: seeds 0-2 started from their consensus
+    cfg = config.build(get("dec"), n_clusters=3, ae_hidden=[8], embedding_size=2,
+                       pretrain_epochs=2, pretrain_batch_size=32, n_init=3,
+                       clustering_epochs=2)
+    x = np.load(blobs)["x"]
+    res = run.runner.fit_seeds(get("dec"), run.runner.seed_keys(0, 3), x, cfg,
+                               start="consensus")
+    for s in range(3):
+        labels = np.load(results / "t" / "dec_shared" / f"seed{s}.labels.npz")["labels"]
+        np.testing.assert_array_equal(labels, res.labels[s])
+    assert "--start consensus" in run.fit_command(run.load_table(table)["cells"]["dec_shared"],
+                                                  run.build_parser().parse_args([table]))
+    with pytest.raises(SystemExit):  # seeds 1-2 have records, 3 has none: not one set
+        run.main([table, *common, "--seeds", "1", "2", "3"])
+
+
 class _CutOff(Exception):
     pass
 
