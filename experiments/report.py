@@ -253,13 +253,16 @@ def seed_ranking(specs, groups) -> list[str]:
 def baseline_matrix(spec, groups) -> list[str]:
     """For a table with ``baseline = "<method>"``: mean ± std ACC of every method on every
     data set, marked ✓ where its mean is at or above the baseline's on that data set. A
-    method's cells chosen otherwise than ``default`` get a row of their own."""
+    method's cells chosen otherwise than ``default``, or whose seeds start otherwise than from
+    their own k-means (``start``), get a row of their own."""
     base = spec["baseline"]
     cells = spec["cells"]
     datasets = list(dict.fromkeys(c["dataset"] for c in cells.values()))
 
     def row_name(c):
-        return c["method"] if c["chosen_by"] == "default" else f"{c['method']} ({c['chosen_by']})"
+        notes = [n for n in (c["chosen_by"] != "default" and c["chosen_by"],
+                             "start" in c and f"{c['start']} start") if n]
+        return c["method"] + (f" ({', '.join(notes)})" if notes else "")
 
     acc = {(row_name(c), c["dataset"]): [r["metrics"]["acc"] for r in groups.get(cell, [])]
            for cell, c in cells.items()}
