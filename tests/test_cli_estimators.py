@@ -4,7 +4,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxclust import cli, consensus, data, metrics, record
+from jaxclust import cli, consensus, data, metrics, record, runner
 from jaxclust.estimators import AEKMeans
 from jaxclust.methods import kdae
 
@@ -193,6 +193,20 @@ def test_estimator_n_seeds_keeps_the_best_objective_and_exposes_all():
     assert central.best_seed_ == consensus.central(est.labels_all_)
     with pytest.raises(ValueError, match="'n_seeds' parameter"):
         AEKMeans(n_seeds=0, **params).fit(x)
+    shared = AEKMeans(n_seeds=3, random_state=4, start="consensus", **params).fit(x)
+    want = runner.fit_seeds(AEKMeans._method, runner.seed_keys(4, 3), x, est.config_,
+                            start="consensus")
+    np.testing.assert_array_equal(shared.labels_all_, want.labels)
+
+
+def test_only_autoencoder_methods_offer_a_consensus_start(tmp_path):
+    from jaxclust.estimators import IMSAT
+
+    with pytest.raises(ValueError, match="'start' parameter"):
+        IMSAT(start="consensus").fit(np.random.default_rng(0).random((20, 4)))
+    with pytest.raises(SystemExit):  # the flag exists for autoencoder methods only
+        cli.main(["fit", "imsat", "--dataset", "digits", "--start", "consensus",
+                  "--out", str(tmp_path)])
 
 
 def test_cli_seeds_checkpoints_and_resume(tmp_path, capsys):
