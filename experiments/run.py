@@ -11,9 +11,10 @@ with its command and the published numbers, then lists its cells, each a method,
 ``preset`` (default ``paper``), ``chosen_by`` and the source's numbers. A seed whose record
 (``results/<table>/<cell>/seed<k>.json``, :mod:`jaxclust.record`; its labels beside it in
 ``seed<k>.labels.npz``) exists is skipped, so a table fills up over several sittings. Each
-seed is one call of the runner (:func:`jaxclust.runner.fit_seeds`), but in a cell with
-``start = "consensus"``, whose seeds start from their k-means partitions' consensus: its seeds
-run together, in one call, and are written (or skipped) together. Autoencoder pre-training
+seed is one call of the runner (:func:`jaxclust.runner.fit_seeds`), but in a cell that names
+its ``start`` (``"consensus"``: the seeds start from their k-means partitions' consensus;
+``"own"``: its pair, each from its own): its seeds run together, in one call, on one shared
+pre-training, and are written (or skipped) together. Autoencoder pre-training
 is checkpointed every ``--checkpoint-every`` epochs in a ``--cache`` folder
 (:func:`jaxclust.store.pretrain_cache`) shared by the cells with the same (data, seed, pre-
 training config) — the papers do the same (one pre-training, several clustering heads); the
@@ -259,7 +260,7 @@ def main(argv=None):
             print(fit_command(cspec, opts))
             continue
         fixed = None if cspec.get("data_per_seed") else load_cell_data(cspec, opts.data_dir, 0)
-        together = cspec.get("start", "own") != "own"
+        together = "start" in cspec
         if together and fixed is None:
             p.error(f"{cell}: a cell whose seeds start together needs one data set for all "
                     "(no data_per_seed)")

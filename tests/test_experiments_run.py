@@ -104,7 +104,9 @@ def test_a_cell_whose_seeds_start_together_runs_and_skips_them_together(tmp_path
     blobs = str(tmp_path / "blobs.npz")
     table = _table(tmp_path / "t.toml", {
         "dec_shared": ['method = "dec"', f'dataset = "{blobs}"', 'chosen_by = "default"',
-                       'start = "consensus"', f"config = {{{AE}, clustering_epochs = 2}}"]})
+                       'start = "consensus"', f"config = {{{AE}, clustering_epochs = 2}}"],
+        "dec_own": ['method = "dec"', f'dataset = "{blobs}"', 'chosen_by = "default"',
+                    'start = "own"', f"config = {{{AE}, clustering_epochs = 2}}"]})
     results = tmp_path / "results"
     common = ["--results", str(results), "--cache", str(tmp_path / "cache")]
     run.main([table, *common, "--seeds", "0", "1", "2"])
@@ -123,6 +125,12 @@ def test_a_cell_whose_seeds_start_together_runs_and_skips_them_together(tmp_path
     for s in range(3):
         labels = np.load(results / "t" / "dec_shared" / f"seed{s}.labels.npz")["labels"]
         np.testing.assert_array_equal(labels, res.labels[s])
+    # its pair: the same seeds, together, on the same pre-training, each from its own start
+    own = [_rec(results, "t", "dec_own", s) for s in range(3)]
+    assert [r["extra"]["pretrained_ae"] for r in own] == [r["extra"]["pretrained_ae"]
+                                                          for r in recs]
+    assert [r["extra"]["aekm_metrics"] for r in own] == [r["extra"]["aekm_metrics"]
+                                                         for r in recs]
     assert "--start consensus" in run.fit_command(run.load_table(table)["cells"]["dec_shared"],
                                                   run.build_parser().parse_args([table]))
     with pytest.raises(SystemExit):  # seeds 1-2 have records, 3 has none: not one set
