@@ -3,13 +3,13 @@
 Every estimator's parameters are ``n_clusters``, the method's flat parameters
 (:mod:`jaxclust.config`: ``pretrain_epochs``, ``embedding_size``, ``clustering_epochs``, …,
 with the method's defaults), then ``n_seeds``, ``keep``, ``start`` and ``random_state``.
-``__init__``
-only stores them; ``fit`` validates them (``_parameter_constraints``, then the Config's own
-checks), trains ``n_seeds`` seeds in one program (:func:`jaxclust.runner.fit_seeds`) and keeps
-one (:func:`jaxclust.runner.kept_seed`): by default (``keep="central"``) the one the other
-seeds agree with most (3 seeds or more); ``keep="objective"``: the lowest value of the
-method's own objective. ``start="consensus"`` (autoencoder methods): every seed's clustering
-phase starts from the consensus of the seeds' k-means partitions (:func:`runner.fit_seeds`).
+``__init__`` only stores them; ``fit`` validates them (``_parameter_constraints``, then the
+Config's own checks), trains ``n_seeds`` seeds in one program
+(:func:`jaxclust.runner.fit_seeds`) and keeps one (:func:`jaxclust.runner.kept_seed`): by
+default (``keep="central"``) the one the other seeds agree with most (3 seeds or more);
+``keep="objective"``: the lowest value of the method's own objective. ``start="consensus"``
+(autoencoder methods): every seed's clustering phase starts from the consensus of the seeds'
+k-means partitions (:func:`runner.fit_seeds`).
 
 Fitted attributes: ``labels_``, ``objective_``, ``labels_all_`` ``(n_seeds, n)``,
 ``scores_all_`` ``(n_seeds,)``, ``best_seed_``, ``consensus_labels_`` ``(n,)`` (the seeds'

@@ -224,7 +224,7 @@ def fit_seeds(method: Method, keys: jax.Array, x, cfg, *, mesh: Mesh | None = No
     ``"consensus"``: the consensus (:func:`jaxclust.consensus.consensus`, named after the
     central seed) of every seed's k-means partition, as centroids in each seed's embedding
     (:func:`jaxclust.methods.pretrain.recentre`), so that all seeds start from one partition
-    better than most of theirs (autoencoder methods only; with one seed the same as own).
+    (autoencoder methods only; with one seed the same as own).
     """
     n_seeds = keys.shape[0] if keys.ndim else 0
     if n_seeds < 1 or not jnp.issubdtype(keys.dtype, jax.dtypes.prng_key):
