@@ -127,8 +127,8 @@ def plot_experts(folder: Path, name: str, title: str, method, state, x, y, cfg) 
 
 def run_seeds(opts, table: str, cell: str, spec: dict, x, y, seeds: list[int],
               command: str) -> list:
-    """``seeds`` of one cell in one call of the runner (one seed, but for a cell whose seeds
-    start together: ``start = "consensus"``): a ``(record, labels (n,))`` per seed."""
+    """``seeds`` of one cell in one call of the runner (one seed, but every seed of a cell
+    that names its ``start``): a ``(record, labels (n,))`` per seed."""
     k = len(np.unique(y))
     xj = jnp.asarray(x)
     t0 = time.perf_counter()
