@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import os
 import platform
 import shlex
 import time
@@ -326,13 +327,22 @@ def fit_command(spec: dict, opts) -> str:
 
 
 def _passed(opts) -> list[str]:
-    """The options a single cell's command repeats (those that differ from the defaults)."""
+    """The options a single cell's command repeats (those that differ from the defaults),
+    with paths relative to the repository root, where the recorded command runs."""
     defaults = build_parser().parse_args([])
     out = []
     for name in ("data_dir", "checkpoint_every", "results", "cache"):
-        if getattr(opts, name) != getattr(defaults, name):
-            out += [f"--{name.replace('_', '-')}", str(getattr(opts, name))]
+        value = getattr(opts, name)
+        if value != getattr(defaults, name):
+            out += [f"--{name.replace('_', '-')}",
+                    str(value) if name == "checkpoint_every" else from_root(value)]
     return out
+
+
+def from_root(path) -> str:
+    """``path`` (relative to the working directory) as the repository root sees it: the
+    recorded commands run from there, wherever the experiment was started."""
+    return os.path.relpath(Path(path).resolve(), HERE.parent)
 
 
 if __name__ == "__main__":

@@ -27,7 +27,7 @@ import time
 import numpy as np
 from scipy.stats import rankdata
 
-from run import HERE, load_table
+from run import HERE, from_root, load_table
 
 from jaxclust import config, data, select
 from jaxclust.methods import get
@@ -114,10 +114,25 @@ def main(argv=None):
                    for cell, r in per_cell.items()},
         "nmi_not_used_for_the_choice": {cell: r.nmi.tolist() for cell, r in per_cell.items()},
         "wall_time_s": time.perf_counter() - t0,
-        "command": shlex.join(["python", "experiments/select_config.py", *sys.argv[1:]])},
+        "command": shlex.join(["python", "experiments/select_config.py",
+                               *_root_argv(sys.argv[1:] if argv is None else argv)])},
         indent=1) + "\n")
     print(f"chosen by {opts.criterion} (mean rank over {len(opts.cells)} cell(s)): "
           f"{candidates[chosen]}; wrote {out}")
+
+
+def _root_argv(argv: list[str]) -> list[str]:
+    """``argv`` with the paths of ``--data-dir`` and ``--cache`` as the repository root sees
+    them (the recorded command runs there)."""
+    out = list(argv)
+    for i, arg in enumerate(out):
+        name, eq, value = arg.partition("=")
+        if name in ("--data-dir", "--cache"):
+            if eq:
+                out[i] = f"{name}={from_root(value)}"
+            elif i + 1 < len(out):
+                out[i + 1] = from_root(out[i + 1])
+    return out
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """The experiments runner on a table config over user files: records, the shared
 pre-training cache, skipping finished seeds, resuming, and the committed configs."""
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -260,3 +261,18 @@ def test_select_config_script_chooses_one_candidate_over_several_cells(tmp_path,
         with pytest.raises(SystemExit):
             select_config.main([table, "a", *bad, "--out", "k"])
         assert message in capsys.readouterr().err
+
+
+def test_recorded_commands_name_paths_from_the_repository_root(tmp_path, monkeypatch):
+    """Started anywhere, a record's command runs from the repository root as written."""
+    import select_config
+
+    monkeypatch.chdir(tmp_path)
+    root, here = Path(run.__file__).resolve().parents[1], tmp_path.resolve()
+    data, cache = os.path.relpath(here / "d", root), os.path.relpath(here.parent / "c", root)
+    opts = run.build_parser().parse_args(["t", "--data-dir", "d", "--cache", "../c",
+                                          "--checkpoint-every", "5"])
+    assert run._passed(opts) == ["--data-dir", data, "--checkpoint-every", "5",
+                                 "--cache", cache]
+    assert select_config._root_argv(["t", "a", "--data-dir", "d", "--cache=../c"]) == [
+        "t", "a", "--data-dir", data, f"--cache={cache}"]
