@@ -115,7 +115,8 @@ def test_a_cell_whose_seeds_start_together_runs_and_skips_them_together(tmp_path
     assert {r["extra"]["start"] for r in recs} == {"consensus"}
     assert all(r["extra"]["seeds_in_run"] == [0, 1, 2] for r in recs)
     assert len({r["wall_time_s"] for r in recs}) == 1
-    assert recs[0]["command"].endswith("--seeds 0 1 2 " + " ".join(common))
+    assert recs[0]["command"].endswith(f"--seeds 0 1 2 --results {run.from_root(results)} "
+                                       f"--cache {run.from_root(tmp_path / 'cache')}")
     # the same program as the library's: seeds 0-2 started from their consensus
     cfg = config.build(get("dec"), n_clusters=3, ae_hidden=[8], embedding_size=2,
                        pretrain_epochs=2, pretrain_batch_size=32, n_init=3,

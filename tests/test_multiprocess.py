@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 from jaxclust import cli, data
 
@@ -32,23 +33,33 @@ def _two_processes(argv, out):
     assert [p.returncode for p in procs] == [0, 0], logs
 
 
-def test_two_processes_equal_one_and_resume_from_their_checkpoints(tmp_path):
+def _fit(tmp_path) -> list[str]:
     x, _ = data.load("digits")
     np.save(tmp_path / "x.npy", x[:1792])  # rows divide evenly over 2 processes
-    fit = ["fit", "dec", "--dataset", str(tmp_path / "x.npy"), *ARGS]
-    ckpt = ["--seeds", "2", "--checkpoint-every", "1"]
-    for name, seeds, extra in (("seeds", ["--seeds", "2"], ["--checkpoint-every", "1"]),
-                               ("rows", ["--seeds", "1"], ["--mesh-data", "2"])):
-        assert cli.main([*fit, *seeds, "--out", str(tmp_path / f"one-{name}")]) == 0
-        _two_processes([*fit, *seeds, *extra], tmp_path / f"two-{name}")
-        for out in ("labels_all.npy", "labels.npy"):
-            np.testing.assert_array_equal(np.load(tmp_path / f"two-{name}" / out),
-                                          np.load(tmp_path / f"one-{name}" / out))
+    return ["fit", "dec", "--dataset", str(tmp_path / "x.npy"), *ARGS]
+
+
+def _same_labels(a, b):
+    for out in ("labels_all.npy", "labels.npy"):
+        np.testing.assert_array_equal(np.load(a / out), np.load(b / out))
+
+
+def test_two_processes_split_the_seeds_as_one_and_resume_from_their_checkpoints(tmp_path):
+    fit, one, two = _fit(tmp_path), tmp_path / "one", tmp_path / "two"
+    assert cli.main([*fit, "--seeds", "2", "--out", str(one)]) == 0
+    _two_processes([*fit, "--seeds", "2", "--checkpoint-every", "1"], two)
+    _same_labels(two, one)
     # cut off before the last clustering epoch (3 pre-training + 3 clustering = step 6)
-    two = tmp_path / "two-seeds"
     shutil.rmtree(two / "checkpoints" / "6")
     (two / "labels_all.npy").unlink()
-    _two_processes([*fit, *ckpt, "--resume"], two)
+    _two_processes([*fit, "--seeds", "2", "--checkpoint-every", "1", "--resume"], two)
     assert (two / "checkpoints" / "6").is_dir()
-    np.testing.assert_array_equal(np.load(two / "labels_all.npy"),
-                                  np.load(tmp_path / "one-seeds" / "labels_all.npy"))
+    _same_labels(two, one)
+
+
+@pytest.mark.slow  # one process over two row shards: tests/test_runner.py (mesh data = 2)
+def test_two_processes_split_one_seeds_rows_as_one(tmp_path):
+    fit = [*_fit(tmp_path), "--seeds", "1"]
+    assert cli.main([*fit, "--out", str(tmp_path / "one")]) == 0
+    _two_processes([*fit, "--mesh-data", "2"], tmp_path / "two")
+    _same_labels(tmp_path / "two", tmp_path / "one")
