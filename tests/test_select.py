@@ -67,14 +67,6 @@ def test_select_config_picks_the_blobs_k_by_internal_criteria_and_never_reads_la
         select.select_config(get("kmeans"), x, candidates, n_seeds=1)
 
 
-def test_select_config_runs_any_method():
-    x = np.asarray(data.load("digits", subset=200)[0])
-    res = select.select_config(get("aekm"), x, [{"embedding_size": 2}, {"embedding_size": 5}],
-                               {"ae_hidden": (16,), "pretrain_epochs": 2, "n_init": 1},
-                               n_seeds=2)
-    assert res.chosen in (0, 1) and np.isfinite(res.scores["stability"]).all()
-
-
 def test_select_config_shares_one_pretraining_between_candidates(tmp_path):
     x = np.asarray(data.load("digits", subset=200)[0])
     base = {"ae_hidden": (16,), "embedding_size": 3, "pretrain_epochs": 2, "n_clusters": 4,
