@@ -56,14 +56,16 @@ EXTRA = [(E.KDAE(**_KDAE), tuple(c for c in METHOD_CHECKS if c != "check_cluster
 
 
 def _cases():
-    listed = [(est, None) for est in FULL] + OTHERS + [(est, own) for est, own in EXTRA]
-    for est, own in listed:
-        extra = any(est is e for e, _ in EXTRA)
+    # (estimator, the checks the default suite runs on it (None: all), whether -m slow runs
+    # the others)
+    listed = ([(est, None, True) for est in FULL] + [(est, own, True) for est, own in OTHERS]
+              + [(est, own, False) for est, own in EXTRA])
+    for est, own, others in listed:
         for _, check in estimator_checks_generator(est, legacy=True, mark="skip"):
             name = getattr(check, "func", check).__name__
             variant = bool(getattr(check, "keywords", {}))
             slow = own is not None and (name not in own or variant)
-            if extra and slow:
+            if slow and not others:
                 continue
             yield pytest.param(est, check, id=f"{type(est).__name__}-{name}",
                                marks=[pytest.mark.slow] if slow else [])
