@@ -8,6 +8,9 @@ from sklearn.mixture import GaussianMixture
 
 from jaxclust import gmm, kmeans
 
+# jitted (a whole fit compiles once instead of op by op); the tests call them as a user would
+fit = jax.jit(gmm.fit, static_argnames="cfg")
+fit_from = jax.jit(gmm.fit_from, static_argnames="cfg")
 
 def _blobs(seed=0, k=4, d=3, n=250):
     rng = np.random.default_rng(seed)
@@ -33,7 +36,7 @@ def test_em_equals_scikit_learn_from_the_same_start(key, diagonal):
     k = 4
     cfg = gmm.Config(n_components=k, tol=1e-6, max_iter=300, diagonal=diagonal)
     resp = np.eye(k)[np.asarray(kmeans.kmeans(key, jnp.asarray(x), k, n_init=1).labels)]
-    ours = gmm.fit_from(jnp.asarray(x), jnp.asarray(resp, jnp.float32), cfg)
+    ours = fit_from(jnp.asarray(x), jnp.asarray(resp, jnp.float32), cfg=cfg)
     # scikit-learn from the M-step of the same responsibilities (float64)
     x64 = x.astype(np.float64)
     nk = resp.sum(0)
@@ -60,7 +63,7 @@ def test_a_component_without_points_stays_finite():
     x = _blobs(k=2)
     resp = np.zeros((len(x), 3), np.float32)
     resp[:250, 0] = resp[250:, 1] = 1.0  # component 2 owns nothing
-    state = gmm.fit_from(jnp.asarray(x), jnp.asarray(resp), gmm.Config(n_components=3))
+    state = fit_from(jnp.asarray(x), jnp.asarray(resp), cfg=gmm.Config(n_components=3))
     assert np.isfinite(float(state.log_likelihood))
     assert np.isfinite(np.asarray(gmm.predict_proba(state, jnp.asarray(x)))).all()
 
@@ -69,19 +72,18 @@ def test_vmap_over_keys_equals_separate_fits():
     x = jnp.asarray(_blobs(seed=2))
     cfg = gmm.Config(n_components=4)
     keys = jax.random.split(jax.random.key(5), 3)
-    batched = jax.vmap(lambda k: gmm.fit(k, x, cfg).log_likelihood)(keys)
-    single = [float(gmm.fit(k, x, cfg).log_likelihood) for k in keys]
+    batched = jax.jit(jax.vmap(lambda k: gmm.fit(k, x, cfg).log_likelihood))(keys)
+    single = [float(fit(k, x, cfg=cfg).log_likelihood) for k in keys]
     np.testing.assert_allclose(np.asarray(batched), single, rtol=1e-5)
 
 
 def test_several_starts_keep_the_most_likely_fit():
     x = jnp.asarray(_blobs(seed=3, k=8, d=2, n=60))  # 8 blobs, 5 components: starts differ
     key = jax.random.key(0)
-    single = [gmm.fit(k, x, gmm.Config(n_components=5))
-              for k in jax.random.split(key, 6)]
+    single = [fit(k, x, cfg=gmm.Config(n_components=5)) for k in jax.random.split(key, 6)]
     lls = [float(s.log_likelihood) for s in single]
     assert max(lls) - min(lls) > 1e-3  # the check below would be vacuous otherwise
-    best = gmm.fit(key, x, gmm.Config(n_components=5, n_init=6))
+    best = fit(key, x, cfg=gmm.Config(n_components=5, n_init=6))
     np.testing.assert_allclose(float(best.log_likelihood), max(lls), rtol=1e-6)
     np.testing.assert_allclose(np.asarray(best.means),
                                np.asarray(single[int(np.argmax(lls))].means), rtol=1e-5)

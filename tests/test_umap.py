@@ -98,12 +98,12 @@ def test_fit_is_deterministic_and_vmaps(key):
     x = jax.random.normal(key, (120, 6))
     cfg = umap.Config(n_neighbors=8, epochs=15)
     keys = jax.random.split(jax.random.key(3), 2)
-    batched = jax.vmap(lambda k: umap.fit(k, x, cfg).embedding)(keys)
+    layout = jax.jit(lambda k, x: umap.fit(k, x, cfg).embedding)
+    batched = jax.jit(jax.vmap(layout, in_axes=(0, None)))(keys, x)
     for i in range(2):
-        single = umap.fit(keys[i], x, cfg).embedding
+        single = layout(keys[i], x)
         np.testing.assert_allclose(np.asarray(batched[i]), np.asarray(single), atol=1e-4)
-    np.testing.assert_array_equal(np.asarray(umap.fit(keys[1], x, cfg).embedding),
-                                  np.asarray(single))
+    np.testing.assert_array_equal(np.asarray(layout(keys[1], x)), np.asarray(single))
     assert not np.allclose(np.asarray(batched[0]), np.asarray(batched[1]))
 
 
@@ -128,12 +128,13 @@ def test_transform_places_points_by_their_neighbours(digits, key):
     labels = load_digits().target
     fit_x, new_x = digits[:1400], digits[1400:]
     cfg = dataclasses.replace(umap.Config(), epochs=200)
-    state = umap.fit(key, jnp.asarray(fit_x), cfg)
+    state = jax.jit(umap.fit, static_argnames="cfg")(key, jnp.asarray(fit_x), cfg=cfg)
+    transform = jax.jit(umap.transform, static_argnames="cfg")
     # a fitted point keeps its place
     np.testing.assert_array_equal(
-        np.asarray(umap.transform(key, state, jnp.asarray(fit_x[:50]), cfg)),
+        np.asarray(transform(key, state, jnp.asarray(fit_x[:50]), cfg=cfg)),
         np.asarray(state.embedding[:50]))
-    new = np.asarray(umap.transform(key, state, jnp.asarray(new_x), cfg))
+    new = np.asarray(transform(key, state, jnp.asarray(new_x), cfg=cfg))
     assert np.isfinite(new).all()
     # a new point lands among the fitted points of its own digit about as often as its
     # nearest neighbour in the input space is of its digit (labels only score here)
