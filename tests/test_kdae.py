@@ -57,9 +57,9 @@ def test_hard_gradient_reaches_only_the_winning_autoencoder(error):
         (_, xh), _ = nets.apply_ensemble(module, {"params": p}, x)
         return jnp.sum(kdae_loss(reconstruction_error(x, xh, error)))
 
-    (_, xh), _ = nets.apply_ensemble(module, {"params": params}, x)
+    (_, xh), _ = jax.jit(lambda v: nets.apply_ensemble(module, v, x))({"params": params})
     winner = int(jnp.argmin(reconstruction_error(x, xh, "sse")[0]))
-    grads = jax.grad(loss)(params)
+    grads = jax.jit(jax.grad(loss))(params)
     for i in range(3):
         norm = sum(float(jnp.abs(g[i]).sum()) for g in jax.tree.leaves(grads))
         assert (norm > 0) == (i == winner)
@@ -78,8 +78,8 @@ def test_ensemble_step_equals_separate_single_ae_steps():
     state = kdae.State(variables, optax.adam(CFG.lr).init(variables["params"]),
                        jnp.full((3,), 64), jnp.zeros((), jnp.int32), jax.random.key(0))
     batch = x[:32]
-    new, _ = kdae.train_step(state, batch, CFG)
-    (_, xh), _ = nets.apply_ensemble(module, state.variables, batch)
+    new, _ = jax.jit(kdae.train_step, static_argnums=2)(state, batch, CFG)
+    (_, xh), _ = jax.jit(lambda v: nets.apply_ensemble(module, v, batch))(state.variables)
     won = jnp.argmin(reconstruction_error(batch, xh, "sse"), axis=1)
     for i in range(3):
         p_i = _member(state.variables["params"], i)
@@ -90,7 +90,7 @@ def test_ensemble_step_equals_separate_single_ae_steps():
             return jnp.sum(mask * reconstruction_error(batch, out, "sse")) / batch.shape[0]
 
         opt = optax.adam(CFG.lr)
-        upd, _ = opt.update(jax.grad(loss_i)(p_i), opt.init(p_i))  # state is fresh
+        upd, _ = opt.update(jax.jit(jax.grad(loss_i))(p_i), opt.init(p_i))  # state is fresh
         expected = optax.apply_updates(p_i, upd)
         got = _member(new.variables["params"], i)
         for a, b in zip(jax.tree.leaves(expected), jax.tree.leaves(got)):

@@ -74,7 +74,7 @@ def test_ae_loss_gradients_match_finite_differences():
             return jnp.mean(reconstruction_error(x, ae.apply({"params": p}, x)[1]))
 
         assert jax.tree.leaves(params)[0].dtype == jnp.float64
-        check_grads(loss, (params,), order=1, modes=["rev"], atol=1e-6, rtol=1e-6)
+        check_grads(jax.jit(loss), (params,), order=1, modes=["rev"], atol=1e-6, rtol=1e-6)
 
 
 def test_ensemble_equals_separate_autoencoders():
@@ -141,8 +141,9 @@ def test_aekm_vmap_over_keys_equals_separate_fits():
     x = _x()
     keys = jax.random.split(jax.random.key(6), 2)
     states = jax.jit(jax.vmap(pretrain.fit, (0, None, None)), static_argnums=2)(keys, x, AEKM_CFG)
+    fit = jax.jit(pretrain.fit, static_argnums=2)
     for i in range(2):
-        single = pretrain.fit(keys[i], x, AEKM_CFG)
+        single = fit(keys[i], x, AEKM_CFG)
         batched = jax.tree.map(lambda a: a[i], states)
         np.testing.assert_allclose(batched.centroids, single.centroids, rtol=1e-4, atol=1e-5)
         np.testing.assert_array_equal(pretrain.predict(batched, x, AEKM_CFG),
@@ -160,7 +161,7 @@ def test_bfloat16_compute_keeps_float32_params_and_outputs_close():
     np.testing.assert_allclose(z16, z32, rtol=0.05, atol=0.02)
     np.testing.assert_allclose(xh16, xh32, rtol=0.05, atol=0.02)
     state = train.ae_init(jax.random.key(1), x, cfg16)
-    state, _ = train.ae_epoch(state, x, cfg16)
+    state, _ = jax.jit(train.ae_epoch, static_argnums=2)(state, x, cfg16)
     assert all(p.dtype == jnp.float32 for p in jax.tree.leaves(state.variables["params"]))
     with pytest.raises(ValueError, match="compute_dtype"):
         dataclasses.replace(cfg32, compute_dtype="float16").module(3).init(
@@ -236,15 +237,16 @@ def test_block_size_bounds_a_methods_full_data_pass_and_not_its_result():
     x = jax.random.uniform(jax.random.key(0), (3000, 20))
     small, large = (config.build(get("dec"), n_clusters=3, ae_hidden=(2000,), block_size=b)
                     for b in (128, 1024))
-    state = dec.from_pretrained(pretrain.init(jax.random.key(1), x, pretrain.phase_config(small)),
-                                x, small)
+    state = jax.jit(lambda k, a: dec.from_pretrained(
+        pretrain.init(k, a, pretrain.phase_config(small)), a, small))(jax.random.key(1), x)
 
     def scratch(cfg):
         return jax.jit(lambda s, a: dec.predict_proba(s, a, cfg)).lower(
             state, x).compile().memory_analysis().temp_size_in_bytes
 
     assert scratch(small) * 4 < scratch(large)  # the 2000-wide activations: 128 vs 1024 rows
-    np.testing.assert_allclose(np.asarray(dec.predict_proba(state, x, small)),
-                               np.asarray(dec.predict_proba(state, x, large)), rtol=1e-5)
+    proba = jax.jit(dec.predict_proba, static_argnums=2)
+    np.testing.assert_allclose(np.asarray(proba(state, x, small)),
+                               np.asarray(proba(state, x, large)), rtol=1e-5)
     with pytest.raises(ValueError, match="block_size"):
         config.build(get("dec"), block_size=0)
