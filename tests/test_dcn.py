@@ -29,11 +29,16 @@ def _x():
     return jnp.asarray(data.load("synthetic", n=192, k=3)[0])
 
 
+# jitted: each compiles once instead of op by op
+_pretrain = jax.jit(pretrain.fit, static_argnums=2)
+_start = jax.jit(dcn.from_pretrained, static_argnums=2)
+
+
 def test_step_moves_centroids_only_by_the_online_update():
     x = _x()
-    state = dcn.from_pretrained(pretrain.fit(jax.random.key(0), x, CFG), x, CFG)
+    state = _start(_pretrain(jax.random.key(0), x, CFG), x, CFG)
     batch = x[:32]
-    new, _ = dcn.train_step(state, batch, CFG)
+    new, _ = jax.jit(dcn.train_step, static_argnums=2)(state, batch, CFG)
     # The optimiser touched the network only; the centroids follow the online update
     # computed from the updated network's embedding and assignments.
     module = CFG.ae.module(x.shape[1])
@@ -49,7 +54,7 @@ def test_step_moves_centroids_only_by_the_online_update():
 
 def test_gradient_of_clustering_term_pulls_z_towards_its_centroid():
     x = _x()
-    state = dcn.from_pretrained(pretrain.fit(jax.random.key(1), x, CFG), x, CFG)
+    state = _start(_pretrain(jax.random.key(1), x, CFG), x, CFG)
     module = CFG.ae.module(x.shape[1])
     z0 = nets.embed(module, state.variables, x[:32])
     labels = kmeans.assign(z0, state.centroids)[0]
@@ -63,8 +68,9 @@ def test_vmap_over_seeds_equals_separate_runs():
     keys = jax.random.split(jax.random.key(2), 2)
     fit_dcn = functools.partial(fit, dcn.METHOD)
     states = jax.jit(jax.vmap(fit_dcn, (0, None, None)), static_argnums=2)(keys, x, CFG)
+    fit_one = jax.jit(fit_dcn, static_argnums=2)
     for i in range(2):
-        single = fit(dcn.METHOD, keys[i], x, CFG)
+        single = fit_one(keys[i], x, CFG)
         np.testing.assert_allclose(states.centroids[i], single.centroids, rtol=1e-4, atol=1e-5)
         np.testing.assert_array_equal(dcn.predict(jax.tree.map(lambda a: a[i], states), x, CFG),
                                       dcn.predict(single, x, CFG))
@@ -72,11 +78,11 @@ def test_vmap_over_seeds_equals_separate_runs():
 
 def test_dcn_keeps_aekm_start_and_improves_the_objective():
     x = _x()
-    pre = pretrain.fit(jax.random.key(3), x, CFG)
-    state = dcn.from_pretrained(pre, x, CFG)
+    state = _start(_pretrain(jax.random.key(3), x, CFG), x, CFG)
     before = float(dcn.objective(state, x, CFG))
+    epoch = jax.jit(dcn.train_epoch, static_argnums=2)
     for _ in range(5):
-        state, _ = dcn.train_epoch(state, x, CFG)
+        state, _ = epoch(state, x, CFG)
     assert float(dcn.objective(state, x, CFG)) < before
 
 

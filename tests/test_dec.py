@@ -82,7 +82,7 @@ def test_stop_flag_freezes_a_converged_run_inside_vmap():
     x = _x()
     keys = jax.random.split(jax.random.key(0), 2)
     start = lambda k: dec.from_pretrained(pretrain.fit(k, x, SMALL), x, SMALL)  # noqa: E731
-    states = jax.vmap(start)(keys)
+    states = jax.jit(jax.vmap(start))(keys)
     states = states._replace(done=jnp.array([True, False]))
     epoch = jax.jit(jax.vmap(dec.train_epoch, (0, None, None)), static_argnums=2)
     new, _ = epoch(states, x, SMALL)
@@ -99,7 +99,8 @@ def test_stop_flag_freezes_a_converged_run_inside_vmap():
 
 def test_tol_sets_done_after_an_update_with_few_changes():
     x = _x()
-    state = dec.from_pretrained(pretrain.fit(jax.random.key(1), x, SMALL), x, SMALL)
+    state = jax.jit(lambda k: dec.from_pretrained(pretrain.fit(k, x, SMALL), x, SMALL))(
+        jax.random.key(1))
     state = state._replace(step=jnp.asarray(5, jnp.int32))
     big_tol = dataclasses_replace(SMALL, tol=1.01)  # any change fraction is below it
     assert bool(dec.update_target(state, x, big_tol).done)
@@ -116,7 +117,7 @@ def dataclasses_replace(cfg, **kw):
 
 def test_idec_trains_the_decoder_and_dec_does_not():
     x = _x()
-    pre = pretrain.fit(jax.random.key(2), x, SMALL)
+    pre = jax.jit(pretrain.fit, static_argnums=2)(jax.random.key(2), x, SMALL)
     for idec in (False, True):
         cfg = dataclasses_replace(SMALL, idec=idec)
         state = dec.from_pretrained(pre, x, cfg)
