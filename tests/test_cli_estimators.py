@@ -151,7 +151,7 @@ def test_cli_experts_figure_and_select_k(tmp_path, capsys):
     small = ["--dataset", "digits", "--subset", "200", "--ae-hidden", "16",
              "--pretrain-epochs", "1", "--clustering-epochs", "1", "--n-init", "1",
              "--no-progress"]
-    assert cli.main(["fit", "kdae", *small, "--expert-index", "7",
+    assert cli.main(["fit", "kdae", *small, "--member-hidden", "16", "--expert-index", "7",
                      "--out", str(tmp_path / "kdae")]) == 0
     assert (tmp_path / "kdae" / "experts.png").stat().st_size > 0
     assert cli.main(["select-k", "dec", "--k", "3,4", *small,
