@@ -8,7 +8,7 @@ from sklearn.mixture import GaussianMixture
 
 from jaxclust import gmm, kmeans
 
-# jitted (a whole fit compiles once instead of op by op); the tests call them as a user would
+# jitted: a whole fit compiles once instead of op by op
 fit = jax.jit(gmm.fit, static_argnames="cfg")
 fit_from = jax.jit(gmm.fit_from, static_argnames="cfg")
 
