@@ -26,10 +26,10 @@ def test_select_k_finds_the_blobs_and_reports_every_k():
     x, y = make_blobs(n_samples=600, centers=4, n_features=10, cluster_std=1.0, random_state=0)
     x = (x - x.mean(0)) / x.std(0)
     seen = []
-    res = select_k(get("dec"), x, [4, 3, 4], CFG, y=y, criterion="silhouette",
+    res = select_k(get("dec"), x, [5, 3, 4, 4], CFG, y=y, criterion="silhouette",
                    on_k=lambda k, row: seen.append(k))
-    assert seen == [3, 4] and res.suggested == 4  # sorted, duplicates dropped
-    assert res.g.shape == res.silhouette.shape == res.nmi.shape == (2, 1)
+    assert seen == [3, 4, 5] and res.suggested == 4  # sorted, duplicates dropped
+    assert res.g.shape == res.silhouette.shape == res.nmi.shape == (3, 1)
     np.testing.assert_allclose(res.g, res.train_loss / res.val_loss)
     assert np.all(res.val_loss > 0) and res.nmi[1, 0] > 0.95  # k = 4 recovers the blobs
 
