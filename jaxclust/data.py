@@ -19,6 +19,7 @@ from __future__ import annotations
 import gzip
 import os
 import tarfile
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -26,11 +27,11 @@ import numpy as np
 from jaxclust.validation import check_data, check_labels, check_n_clusters
 
 BUILTIN = ("digits", "synthetic")
-RAW = ("mnist", "fashion_mnist", "usps", "20news")
+RAW = ("mnist", "fashion_mnist", "usps", "20news", "20news-body")
 NAMES = BUILTIN + RAW
 DEFORMED = "mnist8m:"
 _FOLDERS = {"mnist": "mnist", "fashion_mnist": "fashion-mnist", "usps": "usps",
-            "20news": "20newsgroups"}
+            "20news": "20newsgroups", "20news-body": "20newsgroups"}
 _MNIST_FILES = (
     "train-images-idx3-ubyte.gz",
     "train-labels-idx1-ubyte.gz",
@@ -56,7 +57,8 @@ def load(
 
     Args:
       name: one of ``digits``, ``synthetic``, ``mnist``, ``fashion_mnist``, ``usps``,
-        ``20news``, ``mnist8m:N`` (N deformed MNIST digits), or a path to a
+        ``20news`` (tf-idf of each message's Subject line and body), ``20news-body`` (of
+        its body alone), ``mnist8m:N`` (N deformed MNIST digits), or a path to a
         ``.npy``/``.npz``/``.csv`` file.
       data_dir: folder holding the raw files (see the module docstring); defaults to
         ``$JAXCLUST_DATA``. Unused by the built-in sets.
@@ -94,7 +96,8 @@ def load(
     elif name in RAW:
         folder = _resolve_dir(name, data_dir)
         x, y = {"mnist": _load_idx_pair, "fashion_mnist": _load_idx_pair,
-                "usps": _load_usps, "20news": _load_20news}[name](folder)
+                "usps": _load_usps, "20news": _load_20news,
+                "20news-body": partial(_load_20news, subject=False)}[name](folder)
     elif Path(name).suffix.lower() in (".npy", ".npz", ".csv"):
         x, y = _load_user_file(Path(name), label_column)
     else:
@@ -229,37 +232,52 @@ def _load_usps(folder: Path):
     return np.clip(x, 0.0, 1.0).astype(np.float32), y.astype(np.int64)
 
 
-def _load_20news(folder: Path, n_words: int = 2000):
-    """20 Newsgroups bydate (train + test, 18 846 messages): tf-idf of the most frequent words.
-
-    Messages decoded as latin-1 (as scikit-learn does). Each message's text is its Subject
-    line and its body: the other header lines (From, Organization, Lines, …) are dropped.
-    English stop words removed, the ``n_words`` most frequent terms kept, sublinear tf
-    (1 + log tf), rows L2-normalised. Messages left with none of the kept words (12) are
-    dropped: an all-zero row sits at distance 1 from every document and turns into a hub of
-    nearest-neighbour graphs. Labels are the 20 groups in sorted order.
-    (experiments/tuning/news20/ compares this with whole messages and raw tf.)
-    """
-    from sklearn.feature_extraction.text import TfidfVectorizer
-
-    path = _require(folder, "20news-bydate.tar.gz", "20news")
-    texts, groups = [], []
+def read_20news(data_dir: str | os.PathLike | None = None):
+    """20 Newsgroups bydate (train + test, 18 846 messages) as text, decoded as latin-1 (as
+    scikit-learn does) and split at the first blank line: ``(headers, bodies, y)``, two
+    lists of str and the groups int64 ``(n,)`` (the 20 groups in sorted order)."""
+    path = _require(_resolve_dir("20news", data_dir), "20news-bydate.tar.gz", "20news")
+    headers, bodies, groups = [], [], []
     with tarfile.open(path, "r:gz") as tar:
         for member in tar:
             parts = member.name.split("/")
             if member.isfile() and len(parts) == 3:
-                message = tar.extractfile(member).read().decode("latin-1")
-                header, _, body = message.partition("\n\n")
-                subject = [line[len("Subject:"):] for line in header.splitlines()
-                           if line.startswith("Subject:")]
-                texts.append("\n".join(subject + [body]))
+                header, _, body = tar.extractfile(member).read().decode("latin-1").partition(
+                    "\n\n")
+                headers.append(header)
+                bodies.append(body)
                 groups.append(parts[1])
     _, y = np.unique(np.array(groups), return_inverse=True)
-    vec = TfidfVectorizer(max_features=n_words, stop_words="english", sublinear_tf=True,
-                          dtype=np.float32)
-    x = vec.fit_transform(texts)
+    return headers, bodies, y.astype(np.int64)
+
+
+def tfidf(texts, n_words: int = 2000, sublinear_tf: bool = True):
+    """tf-idf of the ``n_words`` most frequent terms, English stop words removed, rows
+    L2-normalised: float32 ``(n, n_words)`` dense, and the boolean mask ``(n,)`` of the texts
+    that kept a word (an all-zero row sits at distance 1 from every document and turns into a
+    hub of nearest-neighbour graphs, so callers drop the others)."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    x = TfidfVectorizer(max_features=n_words, stop_words="english", sublinear_tf=sublinear_tf,
+                        dtype=np.float32).fit_transform(texts)
     keep = x.getnnz(axis=1) > 0
-    return x[keep].toarray(), y[keep].astype(np.int64)
+    return x.toarray(), keep
+
+
+def _load_20news(folder: Path, n_words: int = 2000, subject: bool = True):
+    """20 Newsgroups (:func:`read_20news`): :func:`tfidf` with sublinear tf (1 + log tf) of
+    each message's Subject line (``subject``) and body, the other header lines (From,
+    Organization, Lines, …) dropped; the messages left with none of the kept words are
+    dropped (12 with the Subject line, 52 without). experiments/tuning/news20/ compares
+    these with whole messages and raw tf.
+    """
+    headers, bodies, y = read_20news(folder)
+    if subject:
+        bodies = ["\n".join([line[len("Subject:"):] for line in header.splitlines()
+                             if line.startswith("Subject:")] + [body])
+                  for header, body in zip(headers, bodies)]
+    x, keep = tfidf(bodies, n_words)
+    return x[keep], y[keep]
 
 
 def _load_user_file(path: Path, label_column: str | None):

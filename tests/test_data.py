@@ -143,6 +143,28 @@ def test_20news(data_dir):
     assert x.shape == (18834, 2000) and x.dtype == np.float32  # 12 empty messages dropped
     assert len(np.unique(y)) == 20
     assert np.allclose(np.linalg.norm(x, axis=1), 1.0, atol=1e-4)
+    headers, bodies, groups = data.read_20news(data_dir)
+    assert len(headers) == len(bodies) == groups.size == 18846
+    assert np.bincount(groups).min() > 0 and groups.max() == 19
+    # the body alone: 52 messages keep no word; the Subject line is what tells the rest apart
+    xb, yb = data.load("20news-body", data_dir=data_dir)
+    assert xb.shape == (18794, 2000) and len(np.unique(yb)) == 20
+    assert np.allclose(np.linalg.norm(xb, axis=1), 1.0, atol=1e-4)
+
+
+def test_tfidf_masks_empty_texts_and_weights_terms():
+    texts = ["moon moon moon orbit", "orbit tides", "the and of", "moon tides tides"]
+    for sublinear in (False, True):
+        x, keep = data.tfidf(texts, n_words=3, sublinear_tf=sublinear)
+        assert x.shape == (4, 3) and x.dtype == np.float32
+        assert keep.tolist() == [True, True, False, True]  # stop words only: no kept word
+        assert np.allclose(np.linalg.norm(x[keep], axis=1), 1.0) and not x[~keep].any()
+    # vocabulary sorted: moon, orbit, tides; the first text's moon/orbit weight ratio is its
+    # tf ratio times the idf ratio (equal idf: both words in two texts)
+    raw, _ = data.tfidf(texts, n_words=3, sublinear_tf=False)
+    sub, _ = data.tfidf(texts, n_words=3, sublinear_tf=True)
+    assert np.isclose(raw[0, 0] / raw[0, 1], 3.0)
+    assert np.isclose(sub[0, 0] / sub[0, 1], 1 + np.log(3))
 
 
 def test_value_range_maps_zero_one_linearly_and_refuses_other_data(tmp_path):
