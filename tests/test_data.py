@@ -146,7 +146,7 @@ def test_20news(data_dir):
     headers, bodies, groups = data.read_20news(data_dir)
     assert len(headers) == len(bodies) == groups.size == 18846
     assert np.bincount(groups).min() > 0 and groups.max() == 19
-    # the body alone: 52 messages keep no word; the Subject line is what tells the rest apart
+    # the body alone: 52 messages keep no word (12 once their Subject line is added)
     xb, yb = data.load("20news-body", data_dir=data_dir)
     assert xb.shape == (18794, 2000) and len(np.unique(yb)) == 20
     assert np.allclose(np.linalg.norm(xb, axis=1), 1.0, atol=1e-4)
