@@ -247,7 +247,7 @@ def check(param: Param, value):
     if not integral:
         value = float(value)
         positive = name.endswith("lr") or name in ("variance", "xi", "umap_spread",
-                                                   "umap_learning_rate")
+                                                   "umap_learning_rate", "alpha", "adam_eps")
         if positive and not value > 0:
             raise ValueError(f"{name} must be > 0, got {value}")
         if name.endswith("dropout") and not 0 <= value < 1:

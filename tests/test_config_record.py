@@ -43,6 +43,7 @@ def test_registry_defaults_and_presets():
     ({"ae_batch_norm": 1}, TypeError, "ae_batch_norm must be True or False"),
     ({"bogus": 1}, TypeError, "dec has no parameter bogus"),
     ({"clustering_batch_size": 0}, ValueError, "clustering_batch_size must be >= 1"),
+    ({"alpha": 0.0}, ValueError, "alpha must be > 0"),
 ])
 def test_bad_values_are_refused_by_name(values, error, match):
     with pytest.raises(error, match=match):
