@@ -27,6 +27,8 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
+from jaxclust import blocks
+
 
 def never_done(state) -> jax.Array:
     """The ``done`` of a method that always runs its full number of epochs."""
@@ -36,6 +38,24 @@ def never_done(state) -> jax.Array:
 def flag_done(state) -> jax.Array:
     """The ``done`` of a method whose state holds a per-seed ``done`` flag."""
     return state.done
+
+
+def classifier_logits(state, x: jax.Array, cfg) -> jax.Array:
+    """Logits ``(n, k)`` of a method whose model is one classifier network (IMSAT, RIM,
+    DAC: ``state.variables`` of ``cfg.module()``), in inference mode (running BatchNorm
+    statistics), in row blocks of ``cfg.block_size``."""
+    return blocks.rowwise(lambda rows: cfg.module().apply(state.variables, rows), x,
+                          block=cfg.block_size)
+
+
+def classifier_proba(state, x: jax.Array, cfg) -> jax.Array:
+    """The classifier's ``p(y|x)`` ``(n, k)``: softmax of :func:`classifier_logits`."""
+    return jax.nn.softmax(classifier_logits(state, x, cfg), axis=-1)
+
+
+def classifier_predict(state, x: jax.Array, cfg) -> jax.Array:
+    """The classifier's labels ``(n,)``: ``argmax_y p(y|x)``."""
+    return jnp.argmax(classifier_logits(state, x, cfg), axis=-1).astype(jnp.int32)
 
 
 class Method(NamedTuple):

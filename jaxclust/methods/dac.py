@@ -21,6 +21,8 @@ import optax
 from jaxclust import blocks, nets, train
 from jaxclust.losses import dac_loss
 from jaxclust.methods.base import Method, flag_done
+from jaxclust.methods.base import classifier_predict as predict
+from jaxclust.methods.base import classifier_proba as predict_proba
 
 
 @dataclasses.dataclass(frozen=True)
@@ -93,22 +95,6 @@ def train_epoch(state: State, x: jax.Array, cfg: Config):
     upper, lower = cfg.thresholds(lam)
     new = new._replace(lam=lam, done=upper <= lower)
     return jax.tree.map(lambda a, b: jnp.where(state.done, a, b), state, new), jnp.mean(losses)
-
-
-def logits(state: State, x: jax.Array, cfg: Config) -> jax.Array:
-    """The network's outputs ``(n, k)`` in inference mode, in row blocks."""
-    return blocks.rowwise(lambda rows: cfg.module().apply(state.variables, rows), x,
-                          block=cfg.block_size)
-
-
-def predict_proba(state: State, x: jax.Array, cfg: Config) -> jax.Array:
-    """Softmax outputs ``(n, k)``."""
-    return jax.nn.softmax(logits(state, x, cfg), axis=-1)
-
-
-def predict(state: State, x: jax.Array, cfg: Config) -> jax.Array:
-    """``argmax`` of the features: labels ``(n,)``."""
-    return jnp.argmax(logits(state, x, cfg), axis=-1).astype(jnp.int32)
 
 
 def objective(state: State, x: jax.Array, cfg: Config, sample: int = 2048) -> jax.Array:

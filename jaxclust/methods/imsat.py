@@ -31,6 +31,9 @@ import optax
 from jaxclust import blocks, kmeans, nets, train
 from jaxclust.losses import random_direction, rim_loss, sat_loss, vat_direction
 from jaxclust.methods.base import Method
+from jaxclust.methods.base import classifier_logits as logits
+from jaxclust.methods.base import classifier_predict as predict
+from jaxclust.methods.base import classifier_proba as predict_proba
 
 AUGMENTS = ("none", "rpt", "vat")
 
@@ -156,23 +159,6 @@ def train_epoch(state: State, x: jax.Array, cfg: Config):
     state, losses = train.run_epoch(lambda s, b: train_step(s, b, cfg), state,
                                     (x, state.eps), cfg.batch_size)
     return state, jnp.mean(losses)
-
-
-def logits(state: State, x: jax.Array, cfg: Config) -> jax.Array:
-    """The classifier's logits ``(n, k)`` in inference mode (running BatchNorm statistics),
-    in row blocks."""
-    return blocks.rowwise(lambda rows: cfg.module().apply(state.variables, rows), x,
-                          block=cfg.block_size)
-
-
-def predict_proba(state: State, x: jax.Array, cfg: Config) -> jax.Array:
-    """``p(y|x)`` ``(n, k)``."""
-    return jax.nn.softmax(logits(state, x, cfg), axis=-1)
-
-
-def predict(state: State, x: jax.Array, cfg: Config) -> jax.Array:
-    """``argmax_y p(y|x)``: labels ``(n,)``."""
-    return jnp.argmax(logits(state, x, cfg), axis=-1).astype(jnp.int32)
 
 
 def objective(state: State, x: jax.Array, cfg: Config) -> jax.Array:
