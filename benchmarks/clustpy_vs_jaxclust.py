@@ -4,6 +4,7 @@ one run.
     bash benchmarks/setup_clustpy.sh .venv-clustpy        # the peer's own environment
     .venv-clustpy/bin/python benchmarks/clustpy_vs_jaxclust.py --data-dir ../shared/data \
         [--n 10000] [--pretrain-epochs 10] [--cluster-epochs 5] [--methods dec idec dcn dkm vade]
+        [--seeds 0 1 2 3 4]
 
 Same data (the first ``--n`` MNIST images), same network (d-500-500-2000-10, ReLU, MSE),
 batch 256, Adam (pre-training 1e-3, clustering 1e-4: ClustPy's defaults), the same numbers
@@ -18,7 +19,9 @@ after another, so neither shares threads with the other; the first epoch of each
 mean of the rest. ClustPy's epochs are timed by wrapping the ``tqdm`` progress bars its loops
 advance once per epoch — its computation is untouched. Peak memory: the child's maximum
 resident set size.
-ACC/NMI of both on the same config say we are not faster by doing less.
+ACC/NMI of both on the same config say we are not faster by doing less; with several
+``--seeds`` each seed is its own pair of child processes (seed s: ``random_state=s`` on
+ClustPy's side, key s on ours), and the accuracy is compared as mean ± std over the seeds.
 
 On a GPU both sides use it: ClustPy picks CUDA itself (``detect_device``) and JAX its
 default device; each child also records its device and peak device memory. ClustPy's data
@@ -62,7 +65,7 @@ def split_first(times):
     return {"first_epoch_s": times[0], "epoch_s": sum(times[1:]) / max(len(times) - 1, 1)}
 
 
-def run_jaxclust(method: str, args) -> dict:
+def run_jaxclust(method: str, seed: int, args) -> dict:
     import jax
     import jax.numpy as jnp
 
@@ -97,7 +100,7 @@ def run_jaxclust(method: str, args) -> dict:
             times[phase].append(time.perf_counter() - clock[0])
         clock[0] = time.perf_counter()  # the clustering phase's clock starts after k-means
 
-    res = runner.fit_seeds(get(method), runner.seed_keys(0, 1), xj, cfg, on_epoch=timed)
+    res = runner.fit_seeds(get(method), runner.seed_keys(seed, 1), xj, cfg, on_epoch=timed)
     pre_times, cluster_times = times["pre-train"], times["cluster"]
     labels = res.labels[0]
     dev = jax.devices()[0]
@@ -158,7 +161,7 @@ def install_torchvision_placeholder() -> None:
         sys.modules[name] = mod
 
 
-def run_clustpy(method: str, args) -> dict:
+def run_clustpy(method: str, seed: int, args) -> dict:
     if args.torchvision_stub:
         install_torchvision_placeholder()
     import torch
@@ -174,7 +177,7 @@ def run_clustpy(method: str, args) -> dict:
     common = dict(n_clusters=10, batch_size=BATCH, pretrain_epochs=args.pretrain_epochs,
                   clustering_epochs=args.cluster_epochs, embedding_size=LATENT,
                   pretrain_optimizer_params={"lr": LR_PRE},
-                  clustering_optimizer_params={"lr": LR_CLUSTER}, random_state=0)
+                  clustering_optimizer_params={"lr": LR_CLUSTER}, random_state=seed)
     if method == "dcn":
         est = DCN(clustering_loss_weight=args.dcn_lambda, **common)
     elif method == "dkm":
@@ -195,6 +198,27 @@ def run_clustpy(method: str, args) -> dict:
             "version": torch.__version__}
 
 
+def child(lib: str, method: str, seed: int) -> dict:
+    """One (library, method, seed) fit in a fresh process; its result dict."""
+    cmd = [sys.executable, __file__, *sys.argv[1:], "--child", lib, method, str(seed)]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    line = [s for s in out.stdout.splitlines() if s.startswith("RESULT ")]
+    if out.returncode or not line:
+        raise RuntimeError(f"{lib} {method} seed {seed} failed:\n{out.stderr[-4000:]}")
+    return json.loads(line[0][len("RESULT "):])
+
+
+def mean_epoch_s(runs: list[dict], phase: str) -> float:
+    return sum(r[phase]["epoch_s"] for r in runs) / len(runs)
+
+
+def summary(values: list[float]) -> dict:
+    """Mean and population std of ``values``, with the values themselves."""
+    mean = sum(values) / len(values)
+    std = (sum((v - mean) ** 2 for v in values) / len(values)) ** 0.5
+    return {"mean": mean, "std": std, "values": values}
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--data-dir", default=None)
@@ -202,43 +226,45 @@ def main():
     p.add_argument("--pretrain-epochs", type=int, default=10)
     p.add_argument("--cluster-epochs", type=int, default=5)
     p.add_argument("--methods", nargs="+", default=["dec", "idec", "dcn", "dkm", "vade"])
+    p.add_argument("--seeds", type=int, nargs="+", default=[0])
     p.add_argument("--dcn-lambda", type=float, default=0.05)
     p.add_argument("--threads", type=int, default=2, help="torch threads (this machine: 2)")
     p.add_argument("--torchvision-stub", action=argparse.BooleanOptionalAction, default=True)
-    p.add_argument("--child", nargs=2, metavar=("LIBRARY", "METHOD"), help=argparse.SUPPRESS)
+    p.add_argument("--child", nargs=3, metavar=("LIBRARY", "METHOD", "SEED"),
+                   help=argparse.SUPPRESS)
     p.add_argument("--out", default=str(Path(__file__).parent / "results"
                                         / "clustpy_vs_jaxclust.json"))
     args = p.parse_args()
     if args.child:
-        lib, method = args.child
-        result = (run_jaxclust if lib == "jaxclust" else run_clustpy)(method, args)
+        lib, method, seed = args.child
+        result = (run_jaxclust if lib == "jaxclust" else run_clustpy)(method, int(seed), args)
         print("RESULT " + json.dumps(result))
         return
 
     rows = []
+    record = {"command": " ".join(["python", *sys.argv]), "machine": platform.machine(),
+              "n": args.n, "pretrain_epochs": args.pretrain_epochs,
+              "cluster_epochs": args.cluster_epochs, "seeds": args.seeds, "rows": rows}
     for method in args.methods:
         row = {"method": method}
         for lib in ("jaxclust", "clustpy"):
-            cmd = [sys.executable, __file__, *sys.argv[1:], "--child", lib, method]
-            out = subprocess.run(cmd, capture_output=True, text=True, check=False)
-            line = [s for s in out.stdout.splitlines() if s.startswith("RESULT ")]
-            if out.returncode or not line:
-                raise RuntimeError(f"{lib} {method} failed:\n{out.stderr[-4000:]}")
-            row[lib] = json.loads(line[0][len("RESULT "):])
+            row[lib] = [child(lib, method, seed) for seed in args.seeds]
         for phase in ("pretrain", "cluster"):
-            row[f"{phase}_speedup"] = (row["clustpy"][phase]["epoch_s"]
-                                       / row["jaxclust"][phase]["epoch_s"])
+            row[f"{phase}_speedup"] = (mean_epoch_s(row["clustpy"], phase)
+                                       / mean_epoch_s(row["jaxclust"], phase))
+        for metric in ("acc", "nmi"):
+            row[metric] = {lib: summary([r["metrics"][metric] for r in row[lib]])
+                           for lib in ("jaxclust", "clustpy")}
         rows.append(row)
-        print(f"{method}: pre-train epoch {row['jaxclust']['pretrain']['epoch_s']:.2f} s vs "
-              f"{row['clustpy']['pretrain']['epoch_s']:.2f} s ({row['pretrain_speedup']:.2f}×); "
-              f"{method} epoch {row['jaxclust']['cluster']['epoch_s']:.2f} s vs "
-              f"{row['clustpy']['cluster']['epoch_s']:.2f} s ({row['cluster_speedup']:.2f}×); "
-              f"ACC {row['jaxclust']['metrics']['acc']:.3f} vs "
-              f"{row['clustpy']['metrics']['acc']:.3f}", flush=True)
-    record = {"command": " ".join(["python", *sys.argv]), "machine": platform.machine(),
-              "n": args.n, "pretrain_epochs": args.pretrain_epochs,
-              "cluster_epochs": args.cluster_epochs, "rows": rows}
-    Path(args.out).write_text(json.dumps(record, indent=2))
+        Path(args.out).write_text(json.dumps(record, indent=2))  # each method as it finishes
+        print(f"{method}: pre-train epoch {mean_epoch_s(row['jaxclust'], 'pretrain'):.2f} s vs "
+              f"{mean_epoch_s(row['clustpy'], 'pretrain'):.2f} s "
+              f"({row['pretrain_speedup']:.2f}×); {method} epoch "
+              f"{mean_epoch_s(row['jaxclust'], 'cluster'):.2f} s vs "
+              f"{mean_epoch_s(row['clustpy'], 'cluster'):.2f} s ({row['cluster_speedup']:.2f}×); "
+              f"ACC {row['acc']['jaxclust']['mean']:.3f} ± {row['acc']['jaxclust']['std']:.3f} vs "
+              f"{row['acc']['clustpy']['mean']:.3f} ± {row['acc']['clustpy']['std']:.3f} "
+              f"({len(args.seeds)} seeds)", flush=True)
     print(f"wrote {args.out}")
 
 
