@@ -183,7 +183,7 @@ def run_clustpy(method: str, seed: int, args) -> dict:
     elif method == "dkm":
         est = DKM(**common)
     elif method == "vade":
-        est = VaDE(**common)
+        est = VaDE(ssl_loss_weight=args.clustpy_vade_ssl_weight, **common)
     else:
         est = {"dec": DEC, "idec": IDEC}[method](**common)
     est.fit(x)
@@ -228,6 +228,10 @@ def main():
     p.add_argument("--methods", nargs="+", default=["dec", "idec", "dcn", "dkm", "vade"])
     p.add_argument("--seeds", type=int, nargs="+", default=[0])
     p.add_argument("--dcn-lambda", type=float, default=0.05)
+    p.add_argument("--clustpy-vade-ssl-weight", type=float, default=1.0,
+                   help="ClustPy VaDE's ssl_loss_weight (its default 1 adds the reconstruction "
+                        "summed over the batch to the batch-mean KL; 1/batch size puts both on "
+                        "the paper's per-point ELBO)")
     p.add_argument("--threads", type=int, default=2, help="torch threads (this machine: 2)")
     p.add_argument("--torchvision-stub", action=argparse.BooleanOptionalAction, default=True)
     p.add_argument("--child", nargs=3, metavar=("LIBRARY", "METHOD", "SEED"),
