@@ -40,6 +40,7 @@ import argparse
 import json
 import platform
 import resource
+import statistics
 import subprocess
 import sys
 import time
@@ -214,9 +215,7 @@ def mean_epoch_s(runs: list[dict], phase: str) -> float:
 
 def summary(values: list[float]) -> dict:
     """Mean and population std of ``values``, with the values themselves."""
-    mean = sum(values) / len(values)
-    std = (sum((v - mean) ** 2 for v in values) / len(values)) ** 0.5
-    return {"mean": mean, "std": std, "values": values}
+    return {"mean": statistics.fmean(values), "std": statistics.pstdev(values), "values": values}
 
 
 def main():
