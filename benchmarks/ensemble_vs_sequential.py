@@ -30,7 +30,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from jaxclust import nets, train
+from jaxclust import nets, runner, train
 from jaxclust.losses import kdae_loss, reconstruction_error
 from jaxclust.methods import kdae
 
@@ -48,7 +48,7 @@ def pretraining_sides(k, d, batch):
     """Pre-training: vmapped step over k own batches vs one single-AE step called k times.
 
     Returns ``{side: (step, carry)}`` with ``step(carry) -> carry``."""
-    cfg = kdae.PAPER_MEMBER
+    cfg = kdae.PAPER_MEMBER.for_range(0.0, 1.0)  # on x below, in [0, 1]
     x = jnp.asarray(np.random.default_rng(0).random((k, batch, d)), jnp.float32)
     keys = jax.random.split(jax.random.key(0), k)
     stacked = jax.vmap(lambda kk: train.ae_init(kk, x[0], cfg))(keys)
@@ -63,8 +63,8 @@ def joint_sides(k, d, batch):
     """Joint training: kdae.train_step vs the same step unrolled over k separate pytrees.
 
     Returns ``{side: (step, carry)}`` with ``step(carry) -> carry``."""
-    cfg = kdae.Config(n_clusters=k)
     x = jnp.asarray(np.random.default_rng(0).random((batch, d)), jnp.float32)
+    cfg = runner.for_data(kdae.Config(n_clusters=k), x)
     module = cfg.member.module(d)
     tx = optax.adam(cfg.lr)
     variables = nets.init_ensemble(jax.random.key(0), module, k, x)

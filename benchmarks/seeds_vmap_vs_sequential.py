@@ -60,7 +60,7 @@ def timed(fn, reps: int) -> float:
 
 
 def bench(name, x, n_seeds, reps):
-    method, cfg = get(name), CONFIGS[name]
+    method, cfg = get(name), runner.for_data(CONFIGS[name], x)
     keys = runner.seed_keys(0, n_seeds)
     stacked = jax.jit(jax.vmap(lambda k: start_state(method, k, x, cfg)))(keys)
     singles = [jax.tree.map(lambda a, i=i: a[i], stacked) for i in range(n_seeds)]

@@ -149,8 +149,8 @@ def run_seeds(opts, table: str, cell: str, spec: dict, x, y, seeds: list[int],
                   for seed in seeds]
     else:
         method = get(spec["method"])
-        cfg = config.build(method, spec.get("preset", "paper"), n_clusters=k,
-                           **spec.get("config", {}))
+        cfg = runner.for_data(config.build(method, spec.get("preset", "paper"), n_clusters=k,
+                                           **spec.get("config", {})), xj)
         keys = jax.vmap(jax.random.key)(jnp.asarray(seeds))
         cache = ckpts = trace = None
         pre_epochs = cfg.ae.epochs if method.pretrains else 0

@@ -239,6 +239,7 @@ def cmd_fit(args) -> int:
                            resume=args.resume, on_epoch=on_epoch,
                            start=getattr(args, "start", "own"))
     progress.close()
+    cfg = res.config  # "auto" settings made concrete for x
     states = res.states if jax.process_count() == 1 else runner.gathered(res.states)
     if jax.process_index() > 0:
         return 0  # process 0 writes the output

@@ -32,10 +32,10 @@ _AE = {"epochs": "pretrain_epochs", "lr": "pretrain_lr", "batch_size": "pretrain
 
 CHOICES = {
     "ae_activation": tuple(nets.ACTIVATIONS), "member_activation": tuple(nets.ACTIVATIONS),
-    "ae_output_activation": tuple(nets.OUTPUT_ACTIVATIONS),
-    "member_output_activation": tuple(nets.OUTPUT_ACTIVATIONS),
+    "ae_output_activation": (*nets.OUTPUT_ACTIVATIONS, "auto"),
+    "member_output_activation": (*nets.OUTPUT_ACTIVATIONS, "auto"),
     "ae_kernel_init": tuple(nets.KERNEL_INITS), "member_kernel_init": tuple(nets.KERNEL_INITS),
-    "ae_loss": ("mse", "sse", "bce"), "member_loss": ("mse", "sse", "bce"),
+    "ae_loss": ("mse", "sse", "bce", "auto"), "member_loss": ("mse", "sse", "bce", "auto"),
     "ae_compute_dtype": ("float32", "bfloat16"), "member_compute_dtype": ("float32", "bfloat16"),
     "clustering_optimizer": ("sgd", "adam"), "target": ("full", "batch"),
     "loss": ("hard", "soft"), "error": ("sse", "norm"), "augment": ("none", "rpt", "vat"),
@@ -51,8 +51,9 @@ HELP = {
     "ae_hidden": "autoencoder encoder sizes (the decoder mirrors them)",
     "embedding_size": "autoencoder embedding size",
     "ae_activation": "autoencoder activation", "ae_batch_norm": "BatchNorm in the autoencoder",
-    "ae_output_activation": "autoencoder output activation (sigmoid: data in [0, 1])",
-    "ae_loss": "pre-training reconstruction loss",
+    "ae_output_activation": "autoencoder output activation (sigmoid: data in [0, 1]; auto: "
+                            "the sigmoid on data in [0, 1], else none)",
+    "ae_loss": "pre-training reconstruction loss (auto: bce behind a sigmoid output, else mse)",
     "pretrain_epochs": "autoencoder pre-training epochs",
     "pretrain_batch_size": "pre-training mini-batch size",
     "pretrain_lr": "pre-training Adam learning rate",
@@ -76,8 +77,10 @@ HELP = {
     "member_hidden": "each expert autoencoder's encoder sizes",
     "member_latent": "each expert's embedding size",
     "member_activation": "experts' activation", "member_batch_norm": "BatchNorm in the experts",
-    "member_output_activation": "experts' output activation",
-    "member_loss": "experts' per-cluster pre-training loss",
+    "member_output_activation": "experts' output activation (auto: the sigmoid on data in "
+                                "[0, 1], else none)",
+    "member_loss": "experts' per-cluster pre-training loss (auto: bce behind a sigmoid "
+                   "output, else mse)",
     "member_epochs": "experts' per-cluster pre-training epochs (about passes over a cluster)",
     "member_batch_size": "experts' pre-training mini-batch size",
     "member_lr": "experts' pre-training Adam learning rate",

@@ -155,7 +155,7 @@ class _Clusterer(ClusterMixin, TransformerMixin, BaseEstimator):
         self.labels_all_ = np.asarray(res.labels).astype(np.int64)
         self.best_seed_ = runner.kept_seed(scores, self.labels_all_, self.keep)
         self.state_ = jax.tree.map(lambda a: a[self.best_seed_], res.states)
-        self.config_ = cfg
+        self.config_ = res.config
         self.labels_ = self.labels_all_[self.best_seed_]
         self.consensus_labels_ = np.asarray(res.consensus).astype(np.int64)
         self.objective_ = float(scores[self.best_seed_])

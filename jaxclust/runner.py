@@ -51,7 +51,9 @@ class SeedsResult(NamedTuple):
     epochs run, pre-training and clustering together; seconds: wall time of each phase
     run here (``"pretrain"``, ``"cluster"``; a phase restored from a store counts 0);
     consensus ``(n,)``: one partition from the S seeds' labels
-    (:func:`jaxclust.consensus.consensus`, ids named after the seed of the lowest objective)."""
+    (:func:`jaxclust.consensus.consensus`, ids named after the seed of the lowest objective);
+    config: the config the seeds ran with (``"auto"`` settings made concrete:
+    :func:`for_data`), what ``predict``/``features`` of the states take."""
 
     states: Any
     labels: jax.Array
@@ -59,6 +61,7 @@ class SeedsResult(NamedTuple):
     epochs: int
     seconds: dict
     consensus: np.ndarray
+    config: Any
 
 
 def seed_keys(seed: int, n_seeds: int) -> jax.Array:
@@ -171,11 +174,11 @@ class _Program:
 
     @property
     def seeds(self) -> NamedSharding:
-        return NamedSharding(self.mesh, PartitionSpec("seed"))
+        return _sharding(self.mesh, "seed")
 
     @property
     def rows(self) -> NamedSharding:
-        return NamedSharding(self.mesh, PartitionSpec("data"))
+        return _sharding(self.mesh, "data")
 
     def abstract_state(self, keys, x, pretraining: bool):
         """The shapes (and shardings) of the state inside pre-training or after it."""
@@ -241,18 +244,18 @@ def fit_seeds(method: Method, keys: jax.Array, x, cfg, *, mesh: Mesh | None = No
     if pretrained is not None and pretrained.centroids.shape[0] != n_seeds:
         raise ValueError(f"pretrained holds {pretrained.centroids.shape[0]} seeds, "
                          f"keys {n_seeds}")
-    program = _program(method, cfg, mesh, n_seeds == 1)
     if mesh is not None:
         if n_seeds % mesh.shape["seed"] or x.shape[0] % mesh.shape["data"]:
             raise ValueError(f"{n_seeds} seeds and {x.shape[0]} rows must divide evenly over "
                              f"the mesh {dict(mesh.shape)}")
-        x = _place(x, program.rows)
-        keys = _place(keys, program.seeds)
+        rows, seeds = _sharding(mesh, "data"), _sharding(mesh, "seed")
+        x, keys = _place(x, rows), _place(keys, seeds)
         if pretrained is not None:
-            pretrained = jax.tree.map(lambda a: _place(a, program.seeds), pretrained)
+            pretrained = jax.tree.map(lambda a: _place(a, seeds), pretrained)
     else:
         x = jnp.asarray(x)
-    check_inputs(cfg, x)
+    cfg = for_data(cfg, x)
+    program = _program(method, cfg, mesh, n_seeds == 1)
     n_pre = cfg.ae.epochs if method.pretrains else 0
     n_total = n_pre + method.epochs(cfg)
     seconds = {"pretrain": 0.0, "cluster": 0.0}
@@ -294,33 +297,39 @@ def fit_seeds(method: Method, keys: jax.Array, x, cfg, *, mesh: Mesh | None = No
     if jax.process_count() > 1:
         labels, objectives = to_host(labels), to_host(objectives)
     combined = consensus(np.asarray(labels), cfg.n_clusters, reference=best_seed(objectives))
-    return SeedsResult(state, labels, objectives, step, seconds, combined)
+    return SeedsResult(state, labels, objectives, step, seconds, combined, cfg)
 
 
-def check_inputs(cfg, x) -> None:
-    """Raise ``ValueError`` when ``x`` cannot be what ``cfg`` reconstructs: a network trained
-    with binary cross-entropy (``loss="bce"``) needs a sigmoid output and data in [0, 1]; UMAP
-    needs more points than neighbours."""
+def for_data(cfg, x):
+    """``cfg`` made concrete for ``x`` ``(n, d)`` and checked against it: every autoencoder's
+    ``"auto"`` output activation and loss chosen from the range of ``x``
+    (:meth:`jaxclust.train.AEConfig.for_range`); ``ValueError`` where ``x`` cannot be what
+    ``cfg`` reconstructs (binary cross-entropy needs a sigmoid output and data in [0, 1]) or
+    UMAP has more neighbours than points. :func:`fit_seeds` calls it; callers that store or
+    key on the config (records, checkpoints) call it first."""
     for f in dataclasses.fields(cfg):
         if isinstance(getattr(cfg, f.name), umap.Config):
             getattr(cfg, f.name).check_size(x.shape[0], config.flat_name((f.name, "n_neighbors")))
-    bce_nets = {f.name: getattr(cfg, f.name) for f in dataclasses.fields(cfg)
-                if isinstance(getattr(cfg, f.name), train.AEConfig)
-                and getattr(cfg, f.name).loss == "bce"}
-    bce = [config.flat_name((name, "loss")) for name in bce_nets]
-    for name, ae in bce_nets.items():
-        if ae.output_activation != "sigmoid":
+    nets = {f.name: getattr(cfg, f.name) for f in dataclasses.fields(cfg)
+            if isinstance(getattr(cfg, f.name), train.AEConfig)}
+    if not any("auto" in (ae.loss, ae.output_activation) or ae.loss == "bce"
+               for ae in nets.values()):
+        return cfg
+    lo, hi = float(jnp.min(x)), float(jnp.max(x))
+    nets = {name: ae.for_range(lo, hi) for name, ae in nets.items()}
+    bce = [config.flat_name((name, "loss")) for name, ae in nets.items() if ae.loss == "bce"]
+    for name, ae in nets.items():
+        if ae.loss == "bce" and ae.output_activation != "sigmoid":
             raise ValueError(f"{config.flat_name((name, 'loss'))} 'bce' (binary cross-entropy) "
                              f"needs {config.flat_name((name, 'output_activation'))}='sigmoid', "
                              f"got {ae.output_activation!r}")
-    if bce:
-        lo, hi = float(jnp.min(x)), float(jnp.max(x))
-        if lo < 0.0 or hi > 1.0:
-            raise ValueError(
-                f"{' and '.join(bce)} 'bce' (binary cross-entropy) needs data in [0, 1], but x "
-                f"spans [{lo:.4g}, {hi:.4g}]: rescale x (e.g. MinMaxScaler) or use an MSE "
-                "loss with a linear output (e.g. member_loss='mse', "
-                "member_output_activation='none')")
+    if bce and (lo < 0.0 or hi > 1.0):
+        raise ValueError(
+            f"{' and '.join(bce)} 'bce' (binary cross-entropy) needs data in [0, 1], but x "
+            f"spans [{lo:.4g}, {hi:.4g}]: rescale x (e.g. MinMaxScaler) or let the loss and "
+            "output activation be chosen from the data (e.g. member_loss='auto', "
+            "member_output_activation='auto')")
+    return dataclasses.replace(cfg, **nets)
 
 
 def _pretrain(program: _Program, keys, x, n_pre: int, checkpoints, step, cache,
@@ -374,6 +383,11 @@ def gathered(tree):
 def _addressable(a):
     """``a`` itself where this process holds all of it, else gathered to the host."""
     return a if a.is_fully_addressable else to_host(a)
+
+
+def _sharding(mesh: Mesh, axis: str) -> NamedSharding:
+    """Arrays split along their leading axis over the mesh axis ``axis``."""
+    return NamedSharding(mesh, PartitionSpec(axis))
 
 
 def _place(a, sharding: NamedSharding) -> jax.Array:

@@ -93,6 +93,7 @@ def select_k(method: Method, x, ks: Sequence[int], cfg, *, seed: int = 0,
     for k in ks:
         check_n_clusters(int(k), min(x_train.shape[0], n_val))
     keys = runner.seed_keys(seed, n_seeds)
+    cfg = runner.for_data(cfg, jnp.asarray(x))  # the states' predict/objective below take it
     pre_cfg = pretrain.phase_config(dataclasses.replace(cfg, n_clusters=int(ks[0])))
     pre = runner.fit_seeds(aekm.METHOD, keys, x_train, pre_cfg)
     z_val = jax.vmap(lambda s: pretrain.embed(s, x_val[:silhouette_sample], pre_cfg))(pre.states)

@@ -21,7 +21,9 @@ from jaxclust.losses import reconstruction_error
 class AEConfig:
     """Autoencoder architecture and its pre-training (defaults: DEC's d-500-500-2000-10).
 
-    ``loss``: ``"mse"``, ``"sse"`` or ``"bce"`` (see :func:`reconstruction_error`).
+    ``output_activation``: ``"none"``, ``"sigmoid"`` or ``"auto"``; ``loss``: ``"mse"``,
+    ``"sse"``, ``"bce"`` (see :func:`reconstruction_error`) or ``"auto"``. ``"auto"`` is made
+    concrete from the data's range before training (:meth:`for_range`, called by the runner).
     ``input_dropout``: denoising pre-training — each input feature is zeroed with this
     probability (DEC's stacked denoising AEs use 0.2); the target stays the clean input.
     ``compute_dtype``: ``"bfloat16"`` for bfloat16 matmuls on accelerators (float32 default).
@@ -42,7 +44,27 @@ class AEConfig:
     compute_dtype: str = "float32"
     kernel_init: str = "lecun_normal"
 
+    def for_range(self, lo: float, hi: float) -> AEConfig:
+        """This config for data spanning [lo, hi]: an ``"auto"`` output activation becomes
+        the sigmoid on data within [0, 1], else ``"none"``; an ``"auto"`` loss becomes binary
+        cross-entropy behind a sigmoid output, else ``"mse"``."""
+        out = self.output_activation
+        if out == "auto":
+            out = "sigmoid" if 0.0 <= lo and hi <= 1.0 else "none"
+        loss = self.loss
+        if loss == "auto":
+            loss = "bce" if out == "sigmoid" else "mse"
+        return dataclasses.replace(self, output_activation=out, loss=loss)
+
+    def check_concrete(self) -> None:
+        """``ValueError`` while an ``"auto"`` setting is left (networks need concrete ones)."""
+        if "auto" in (self.output_activation, self.loss):
+            raise ValueError("an 'auto' output activation or loss is not concrete: call "
+                             "for_range (the runner does: runner.for_data) before building "
+                             "the network")
+
     def module(self, n_features: int) -> nets.Autoencoder:
+        self.check_concrete()
         return nets.Autoencoder(n_features, tuple(self.hidden), self.latent, self.activation,
                                 self.batch_norm, self.output_activation, self.compute_dtype,
                                 self.kernel_init)

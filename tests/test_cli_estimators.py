@@ -108,8 +108,8 @@ def test_kdae_estimator():
     assert np.isfinite(est.objective_)
     # error="norm" (the authors' code's ‖x − x̂‖) reaches the config; its errors are the
     # square roots of the default ones, so the labels are the same.
-    norm_cfg = est.set_params(error="norm")._config()
-    assert norm_cfg.error == "norm"
+    norm_cfg = runner.for_data(est.set_params(error="norm")._config(), jnp.asarray(x))
+    assert norm_cfg.error == "norm" and norm_cfg.member == est.config_.member
     np.testing.assert_allclose(kdae.errors(est.state_, jnp.asarray(x), norm_cfg),
                                np.sqrt(err), rtol=1e-4)
     with pytest.raises(ValueError, match="'error' parameter"):
@@ -255,17 +255,24 @@ def test_dac_estimator():
     np.testing.assert_array_equal(proba.argmax(1), est.labels_)
 
 
-def test_bce_networks_refuse_data_outside_the_unit_interval(tmp_path, capsys):
-    """k-DAE/DAMIC's experts default to sigmoid outputs trained with BCE: on data outside
-    [0, 1] that fit cannot mean anything, so it is refused by name before training; so is
-    BCE on a linear output."""
+def test_auto_reconstruction_follows_the_data_range_and_bce_is_refused_outside_it(tmp_path,
+                                                                                  capsys):
+    """k-DAE/DAMIC's experts (and VaDE's decoder) default to ``"auto"``: the sigmoid and BCE
+    on data in [0, 1], a linear output and MSE elsewhere — DAMIC with every default recovers
+    three blobs. BCE chosen explicitly on data outside [0, 1], or on a linear output, is
+    refused by name before training."""
     from sklearn.datasets import make_blobs
+    from sklearn.metrics import adjusted_rand_score
 
     from jaxclust.estimators import DAMIC
 
-    x = make_blobs(200, 10, centers=3, random_state=0)[0]
+    x, y = make_blobs(1000, 10, centers=3, random_state=0)
+    est = DAMIC(n_clusters=3, random_state=0).fit(x)
+    assert adjusted_rand_score(y, est.labels_) >= 0.95
+    assert (est.config_.member.loss, est.config_.member.output_activation) == ("mse", "none")
+    np.testing.assert_array_equal(est.predict(x), est.labels_)
     with pytest.raises(ValueError, match=r"member_loss 'bce'.*needs data in \[0, 1\]"):
-        DAMIC(n_clusters=3).fit(x)
+        DAMIC(n_clusters=3, member_loss="bce", member_output_activation="sigmoid").fit(x[:50])
     args = ["fit", "aekm", "--dataset", "digits", "--subset", "50", "--ae-loss", "bce",
             "--pretrain-epochs", "1", "--no-plot", "--no-progress", "--out", str(tmp_path)]
     assert cli.main(args) != 0

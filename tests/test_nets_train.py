@@ -198,8 +198,25 @@ def test_kernel_init_reaches_damic_members_and_gate(name):
     cfg = DAMIC(n_clusters=300, member_hidden=(400, 300), member_latent=200,
                 gate_hidden=(400, 400), member_kernel_init=name)._config()
     x = jnp.zeros((1, 500))
-    _assert_kernels_follow(cfg.member.module(500).init(jax.random.key(0), x)["params"], name)
+    member = cfg.member.for_range(0.0, 1.0).module(500)
+    _assert_kernels_follow(member.init(jax.random.key(0), x)["params"], name)
     _assert_kernels_follow(cfg.gate().init(jax.random.key(1), x)["params"], name)
+
+
+@pytest.mark.parametrize("lo, hi, output, loss", [
+    (0.0, 1.0, "sigmoid", "bce"), (0.0, 0.5, "sigmoid", "bce"),
+    (-0.1, 1.0, "none", "mse"), (0.0, 16.0, "none", "mse")])
+def test_auto_output_and_loss_follow_the_data_range(lo, hi, output, loss):
+    auto = train.AEConfig(output_activation="auto", loss="auto")
+    assert (auto.for_range(lo, hi).output_activation, auto.for_range(lo, hi).loss) == (
+        output, loss)
+    # a concrete choice stays; an "auto" loss follows the output it is given
+    assert train.AEConfig(loss="auto").for_range(lo, hi).loss == "mse"  # linear output
+    assert train.AEConfig(output_activation="sigmoid", loss="auto").for_range(
+        lo, hi).loss == "bce"
+    assert SMALL.for_range(lo, hi) == SMALL
+    with pytest.raises(ValueError, match="not concrete: call for_range"):
+        auto.module(3)
 
 
 def test_unknown_kernel_init_raises():

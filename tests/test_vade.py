@@ -85,8 +85,8 @@ def test_gradients():
 def test_pretrained_weights_drop_in():
     """The VAE's mean head and decoder compute exactly the pre-trained autoencoder."""
     method = get("vade")
-    cfg = config.build(method, ae_hidden=(16, 8), embedding_size=3)
     x = jax.random.uniform(jax.random.key(0), (20, 12))
+    cfg = runner.for_data(config.build(method, ae_hidden=(16, 8), embedding_size=3), x)
     ae_vars = cfg.ae.module(12).init(jax.random.key(1), x)
     vae = module(cfg, 12)
     params = vae_params(jax.random.key(2), vae, ae_vars["params"])
@@ -108,9 +108,10 @@ def test_vade_on_digits_keeps_its_start_and_seeds_equal_single_fits():
     d = load_digits()
     x, y = jnp.asarray(d.data[:600] / 16.0, jnp.float32), d.target[:600]
     method = get("vade")
-    cfg = config.build(method, n_clusters=10, ae_hidden=(64,), embedding_size=10,
-                       pretrain_epochs=40, pretrain_batch_size=64, n_init=3,
-                       clustering_epochs=10, clustering_batch_size=50)
+    cfg = runner.for_data(config.build(method, n_clusters=10, ae_hidden=(64,), embedding_size=10,
+                                       pretrain_epochs=40, pretrain_batch_size=64, n_init=3,
+                                       clustering_epochs=10, clustering_batch_size=50), x)
+    assert cfg.ae.loss == "bce"  # the paper's Bernoulli decoder on data in [0, 1]
     both = runner.fit_seeds(method, runner.seed_keys(0, 2), x, cfg)
     one = runner.fit_seeds(method, runner.seed_keys(1, 1), x, cfg)
     np.testing.assert_array_equal(np.asarray(both.labels[1]), np.asarray(one.labels[0]))

@@ -3,9 +3,10 @@ autoencoder that reconstructs it best.
 
 The k autoencoders are ONE parameter pytree with a leading axis of size k, applied with
 ``jax.vmap``. Init: an autoencoder on all data → k-means on its embedding → member i
-pre-trained on cluster i (BCE, each member drawing its batches from its own cluster) →
-joint training of all members on the hard loss ``Σ_t min_i ‖x_t − f_i(x_t)‖²`` (or the soft
-``−Σ_t log Σ_i exp(−‖x_t − f_i(x_t)‖²)``). Labels: ``argmin_i`` of the errors.
+pre-trained on cluster i (BCE on data in [0, 1], else MSE; each member drawing its batches
+from its own cluster) → joint training of all members on the hard loss
+``Σ_t min_i ‖x_t − f_i(x_t)‖²`` (or the soft ``−Σ_t log Σ_i exp(−‖x_t − f_i(x_t)‖²)``).
+Labels: ``argmin_i`` of the errors.
 """
 from __future__ import annotations
 
@@ -24,9 +25,10 @@ from jaxclust.methods.base import Method
 # Clustering errors (losses.reconstruction_error kinds): the paper's ‖x − x̂‖², the code's ‖x − x̂‖.
 ERRORS = ("sse", "norm")
 
-# The paper's per-cluster autoencoder: d-1024-256-10, ELU, sigmoid output, BCE pre-training.
+# The paper's per-cluster autoencoder: d-1024-256-10, ELU; on its data (in [0, 1]) "auto"
+# gives its sigmoid output and BCE pre-training, elsewhere a linear output and MSE.
 PAPER_MEMBER = train.AEConfig(hidden=(1024, 256), latent=10, activation="elu",
-                              output_activation="sigmoid", loss="bce", epochs=10)
+                              output_activation="auto", loss="auto", epochs=10)
 
 
 @dataclasses.dataclass(frozen=True)

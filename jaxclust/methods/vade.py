@@ -46,9 +46,10 @@ class Config(pretrain.Config):
     the rate multiplied by ``lr_decay`` every ``decay_every`` epochs down to ``min_lr``, and
     over the first ``warmup_epochs`` epochs by (epoch + 1) / (warmup_epochs + 1) (0: none, as
     the paper); ``batch_size``; ``epochs``. ``ae.loss``: ``"bce"`` is a Bernoulli decoder (data in
-    [0, 1], sigmoid output), ``"mse"``/``"sse"`` a unit-variance Gaussian one."""
+    [0, 1], sigmoid output), ``"mse"``/``"sse"`` a unit-variance Gaussian one; ``"auto"``
+    (default) the Bernoulli one on data in [0, 1] (the paper's on MNIST), else the Gaussian."""
 
-    ae: train.AEConfig = train.AEConfig(output_activation="sigmoid", loss="bce",
+    ae: train.AEConfig = train.AEConfig(output_activation="auto", loss="auto",
                                         kernel_init="glorot_uniform")
     lr: float = 0.002
     lr_decay: float = 0.9
@@ -103,6 +104,7 @@ class VAE(nn.Module):
 
 def module(cfg: Config, n_features: int) -> VAE:
     ae = cfg.ae
+    ae.check_concrete()
     return VAE(n_features, tuple(ae.hidden), ae.latent, ae.activation, ae.output_activation,
                ae.compute_dtype, ae.kernel_init)
 

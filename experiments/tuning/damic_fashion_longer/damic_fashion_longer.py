@@ -38,7 +38,7 @@ def main():
     spec = run.load_table("fashion_mnist")["cells"][cell]
     x, y = data.load(spec["dataset"], data_dir=a.data_dir)
     xj = jnp.asarray(x)
-    cfg = config.build(get("damic"), n_clusters=10, **spec["config"])
+    cfg = runner.for_data(config.build(get("damic"), n_clusters=10, **spec["config"]), xj)
     name = f"{cell}_seed{a.seed}_{hashlib.sha1(repr(cfg).encode()).hexdigest()[:10]}"
     copy = Path(tempfile.mkdtemp()) / name
     shutil.copytree(Path(a.cache) / name, copy)

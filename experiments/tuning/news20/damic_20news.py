@@ -47,7 +47,7 @@ def main():
     ae_cfg = train.AEConfig(hidden=(500, 500, 2000), latent=10, epochs=100)
     member = dataclasses.replace(damic.Config.member, epochs=args.member_epochs,
                                  loss=args.member_loss, output_activation=args.member_output)
-    cfg = damic.Config(n_clusters=k, ae=ae_cfg, member=member)
+    cfg = runner.for_data(damic.Config(n_clusters=k, ae=ae_cfg, member=member), x)
     keys, pre_cfg = runner.seed_keys(0, 1), pretrain.phase_config(cfg)
     pre = runner.fit_seeds(aekm.METHOD, keys, x, pre_cfg, checkpoint_every=10,
                            pretrain_cache=store.pretrain_cache(args.cache, pre_cfg, x, keys))
