@@ -310,26 +310,28 @@ def for_data(cfg, x):
     for f in dataclasses.fields(cfg):
         if isinstance(getattr(cfg, f.name), umap.Config):
             getattr(cfg, f.name).check_size(x.shape[0], config.flat_name((f.name, "n_neighbors")))
-    nets = {f.name: getattr(cfg, f.name) for f in dataclasses.fields(cfg)
-            if isinstance(getattr(cfg, f.name), train.AEConfig)}
+    aes = {f.name: getattr(cfg, f.name) for f in dataclasses.fields(cfg)
+           if isinstance(getattr(cfg, f.name), train.AEConfig)}
     if not any("auto" in (ae.loss, ae.output_activation) or ae.loss == "bce"
-               for ae in nets.values()):
+               for ae in aes.values()):
         return cfg
     lo, hi = float(jnp.min(x)), float(jnp.max(x))
-    nets = {name: ae.for_range(lo, hi) for name, ae in nets.items()}
-    bce = [config.flat_name((name, "loss")) for name, ae in nets.items() if ae.loss == "bce"]
-    for name, ae in nets.items():
-        if ae.loss == "bce" and ae.output_activation != "sigmoid":
+    aes = {name: ae.for_range(lo, hi) for name, ae in aes.items()}
+    bce = [name for name, ae in aes.items() if ae.loss == "bce"]
+    for name in bce:
+        if aes[name].output_activation != "sigmoid":
             raise ValueError(f"{config.flat_name((name, 'loss'))} 'bce' (binary cross-entropy) "
                              f"needs {config.flat_name((name, 'output_activation'))}='sigmoid', "
-                             f"got {ae.output_activation!r}")
+                             f"got {aes[name].output_activation!r}")
     if bce and (lo < 0.0 or hi > 1.0):
+        losses = " and ".join(config.flat_name((name, "loss")) for name in bce)
+        auto = ", ".join(f"{config.flat_name((bce[0], field))}='auto'"
+                         for field in ("loss", "output_activation"))
         raise ValueError(
-            f"{' and '.join(bce)} 'bce' (binary cross-entropy) needs data in [0, 1], but x "
-            f"spans [{lo:.4g}, {hi:.4g}]: rescale x (e.g. MinMaxScaler) or let the loss and "
-            "output activation be chosen from the data (e.g. member_loss='auto', "
-            "member_output_activation='auto')")
-    return dataclasses.replace(cfg, **nets)
+            f"{losses} 'bce' (binary cross-entropy) needs data in [0, 1], but x spans "
+            f"[{lo:.4g}, {hi:.4g}]: rescale x (e.g. MinMaxScaler) or let the loss and output "
+            f"activation be chosen from the data (e.g. {auto})")
+    return dataclasses.replace(cfg, **aes)
 
 
 def _pretrain(program: _Program, keys, x, n_pre: int, checkpoints, step, cache,
