@@ -9,7 +9,8 @@ ids named after the seed whose objective is lowest — no labels involved), scor
 data set's classes, and written to ``consensus/<table>/<cell>.json`` with the ACC of the vote
 and of the co-association partition apart, the per-seed ACC, the ACC of the seed the
 objective picks, of the most central seed (:func:`jaxclust.consensus.central`: the highest
-mean ARI to the other seeds), the mean and the best. ``report.py`` shows them.
+mean ARI to the other seeds), of the seed a multi-seed run keeps by default
+(:func:`jaxclust.runner.kept_seed`), the mean and the best. ``report.py`` shows them.
 """
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from run import HERE, labels_path, load_cell_data, load_table
 
 from jaxclust import metrics
 from jaxclust.consensus import central, coassociation, consensus, voted
+from jaxclust.runner import kept_seed
 
 
 def cell_consensus(table: str, cell: str, spec: dict, data_dir) -> dict | None:
@@ -48,6 +50,7 @@ def cell_consensus(table: str, cell: str, spec: dict, data_dir) -> dict | None:
             "acc_coassociation": metrics.accuracy(y, coassociation(labels, k, reference=picked)),
             "acc_per_seed": acc, "acc_mean": float(np.mean(acc)), "acc_std": float(np.std(acc)),
             "acc_picked": acc[picked], "acc_central": acc[central(labels)],
+            "acc_kept": acc[kept_seed(objectives, labels)],
             "acc_best": float(np.max(acc))}
 
 

@@ -47,10 +47,11 @@ def _build_parser(methods: bool = True) -> argparse.ArgumentParser:
                        help="continue from the latest checkpoint in OUT/checkpoints")
         p.add_argument("--no-plot", action="store_true", help="skip the figures")
         p.add_argument("--keep", choices=("central", "objective"), default="central",
-                       help="which of --seeds gives labels.npy: the seed whose partition the "
-                            "others agree with most (mean ARI; with 3 seeds or more, else "
-                            "the objective's), or the lowest value of the method's own "
-                            "objective")
+                       help="which of --seeds gives labels.npy: among the seeds that use "
+                            "the most clusters, the one whose partition the others agree "
+                            "with most (mean ARI; with 3 such seeds or more, else the "
+                            "lowest objective among them), or the lowest value of the "
+                            "method's own objective")
         if method.pretrains:
             p.add_argument("--start", choices=("own", "consensus"), default="own",
                            help="where each seed's clustering phase starts: k-means on its own "

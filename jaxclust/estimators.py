@@ -6,7 +6,8 @@ with the method's defaults), then ``n_seeds``, ``keep``, ``start`` and ``random_
 ``__init__`` only stores them; ``fit`` validates them (``_parameter_constraints``, then the
 Config's own checks), trains ``n_seeds`` seeds in one program
 (:func:`jaxclust.runner.fit_seeds`) and keeps one (:func:`jaxclust.runner.kept_seed`): by
-default (``keep="central"``) the one the other seeds agree with most (3 seeds or more);
+default (``keep="central"``), among the seeds that use the most clusters, the one the others
+agree with most;
 ``keep="objective"``: the lowest value of the method's own objective. ``start="consensus"``
 (autoencoder methods): every seed's clustering phase starts from the consensus of the seeds'
 k-means partitions (:func:`runner.fit_seeds`).

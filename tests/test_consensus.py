@@ -120,3 +120,19 @@ def test_kept_seed_by_objective_or_by_agreement_skips_diverged_seeds():
     assert kept_seed(objectives[:2], labels[:2], "central") == 0  # < 3 seeds: the objective's
     with pytest.raises(ValueError, match="keep must be one of"):
         kept_seed(objectives, labels, "best")
+
+
+def test_kept_seed_passes_over_seeds_that_left_clusters_empty():
+    from jaxclust.runner import kept_seed
+
+    rng = np.random.default_rng(2)
+    truth = rng.integers(0, 4, 300)
+    merged = np.minimum(truth, 2)  # clusters 2 and 3 merged: 3 of the 4 asked
+    noisy = [np.where(rng.random(300) < 0.3, rng.integers(0, 4, 300), truth) for _ in range(3)]
+    labels = np.stack([merged, merged, merged, *noisy])
+    objectives = np.array([0.1, 0.1, 0.1, 0.4, 0.3, 0.5])
+    assert kept_seed(objectives[:3], labels[:3], "central") == 0  # the merged seeds agree fully
+    assert kept_seed(objectives, labels, "central") in (3, 4, 5)
+    assert kept_seed(objectives, labels, "objective") == 0  # the objective rule is unchanged
+    # fewer than 3 seeds use the most clusters: the lowest objective among them
+    assert kept_seed(objectives[:5], labels[:5], "central") == 4
