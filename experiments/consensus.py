@@ -10,7 +10,10 @@ data set's classes, and written to ``consensus/<table>/<cell>.json`` with the AC
 and of the co-association partition apart, the per-seed ACC, the ACC of the seed the
 objective picks, of the most central seed (:func:`jaxclust.consensus.central`: the highest
 mean ARI to the other seeds), of the seed a multi-seed run keeps by default
-(:func:`jaxclust.runner.kept_seed`), the mean and the best. ``report.py`` shows them.
+(:func:`jaxclust.runner.kept_seed`), of the seed each internal criterion prefers (silhouette,
+Calinski–Harabasz, Davies–Bouldin of its labels on 2 000 of the cell's points in the input
+space, :func:`jaxclust.select.internal_scores`), the mean and the best. ``report.py`` shows
+them.
 """
 from __future__ import annotations
 
@@ -24,6 +27,7 @@ from run import HERE, labels_path, load_cell_data, load_table
 from jaxclust import metrics
 from jaxclust.consensus import central, coassociation, consensus, voted
 from jaxclust.runner import kept_seed
+from jaxclust.select import CRITERIA, internal_scores
 
 
 def cell_consensus(table: str, cell: str, spec: dict, data_dir) -> dict | None:
@@ -35,7 +39,7 @@ def cell_consensus(table: str, cell: str, spec: dict, data_dir) -> dict | None:
             and r["objective"] is not None]
     if len(recs) < 3 or spec.get("data_per_seed"):
         return None
-    _, y = load_cell_data(spec, data_dir, 0)
+    x, y = load_cell_data(spec, data_dir, 0)
     labels = np.stack([np.load(labels_path(folder / f"seed{r['seed']}.json"))["labels"]
                        for r in recs]).astype(np.int64)
     objectives = np.array([r["objective"] for r in recs])
@@ -43,6 +47,10 @@ def cell_consensus(table: str, cell: str, spec: dict, data_dir) -> dict | None:
     k = max(int(np.unique(y).size), int(labels.max()) + 1)
     chosen = consensus(labels, k, reference=picked)
     acc = [r["metrics"]["acc"] for r in recs]
+    rows = np.random.default_rng(0).permutation(len(x))[:2000]
+    internal = [internal_scores(np.reshape(x, (len(x), -1))[rows], lab[rows]) for lab in labels]
+    by_criterion = {name: acc[int(np.argmax([CRITERIA[name] * s[name] for s in internal]))]
+                    for name in internal[0]}
     return {"table": table, "cell": cell, "seeds": [r["seed"] for r in recs],
             "reference_seed": recs[picked]["seed"], "metrics": metrics.evaluate(y, chosen),
             "acc_consensus": metrics.accuracy(y, chosen),
@@ -50,7 +58,7 @@ def cell_consensus(table: str, cell: str, spec: dict, data_dir) -> dict | None:
             "acc_coassociation": metrics.accuracy(y, coassociation(labels, k, reference=picked)),
             "acc_per_seed": acc, "acc_mean": float(np.mean(acc)), "acc_std": float(np.std(acc)),
             "acc_picked": acc[picked], "acc_central": acc[central(labels)],
-            "acc_kept": acc[kept_seed(objectives, labels)],
+            "acc_kept": acc[kept_seed(objectives, labels)], "acc_by_criterion": by_criterion,
             "acc_best": float(np.max(acc))}
 
 

@@ -87,7 +87,7 @@ def kept_seed(objectives, labels, rule: str = "central") -> int:
     among them); with ``"objective"``, the lowest objective. 0 when every seed diverged. The
     default is the rule that picked better over the 168 table cells with kept labels
     (RESULTS.md, "Ranking seeds without labels"): at or above the seeds' mean ACC in 118
-    cells against 98 for the objective's pick, +.019 against +.013 on average (the most
+    cells against 97 for the objective's pick, +.019 against +.013 on average (the most
     central of all the seeds: 118, +.012).
 
     objectives: ``(S,)``; labels: ``(S, n)``.
