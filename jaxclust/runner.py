@@ -98,12 +98,12 @@ def kept_seed(objectives, labels, rule: str = "central") -> int:
     finite = np.flatnonzero(np.isfinite(scores))
     if rule == "objective" or finite.size < 3:
         return best_seed(objectives)
-    labels = np.asarray(labels)[finite]
-    used = np.array([np.unique(row).size for row in labels])
-    fullest = used == used.max()
-    if fullest.sum() < 3:
-        return int(finite[fullest][np.argmin(scores[finite][fullest])])
-    return int(finite[fullest][central(labels[fullest])])
+    labels = np.asarray(labels)
+    used = np.array([np.unique(labels[s]).size for s in finite])
+    fullest = finite[used == used.max()]
+    if fullest.size < 3:
+        return int(fullest[np.argmin(scores[fullest])])
+    return int(fullest[central(labels[fullest])])
 
 
 START_RULES = ("own", "consensus")
