@@ -3,11 +3,11 @@
     python experiments/consensus.py --data-dir ../shared/data [--cells CELL …]
 
 For each cell with at least 3 ``results/<table>/<cell>/seed<k>.labels.npz`` (written by
-run.py beside the records): the seeds' consensus (:func:`jaxclust.consensus.consensus`: of
-the matched vote, the co-association partition and the seeds, the highest ANMI to the seeds;
-ids named after the seed whose objective is lowest — no labels involved), scored against the
-data set's classes, and written to ``consensus/<table>/<cell>.json`` with the ACC of the vote
-and of the co-association partition apart, the per-seed ACC, the ACC of the seed the
+run.py beside the records): the seeds' consensus (:func:`jaxclust.consensus.consensus`, their
+co-association partition; ids named after the seed whose objective is lowest — no labels
+involved), scored against the data set's classes, and written to
+``consensus/<table>/<cell>.json`` with the ACC of the matched vote
+(:func:`jaxclust.consensus.voted`) beside it, the per-seed ACC, the ACC of the seed the
 objective picks, of the most central seed (:func:`jaxclust.consensus.central`: the highest
 mean ARI to the other seeds), of the seed a multi-seed run keeps by default
 (:func:`jaxclust.runner.kept_seed`), of the seed each internal criterion prefers (silhouette,
@@ -25,7 +25,7 @@ import numpy as np
 from run import HERE, labels_path, load_cell_data, load_table
 
 from jaxclust import metrics
-from jaxclust.consensus import central, coassociation, consensus, voted
+from jaxclust.consensus import central, consensus, voted
 from jaxclust.runner import kept_seed
 from jaxclust.select import CRITERIA, internal_scores
 
@@ -55,7 +55,6 @@ def cell_consensus(table: str, cell: str, spec: dict, data_dir) -> dict | None:
             "reference_seed": recs[picked]["seed"], "metrics": metrics.evaluate(y, chosen),
             "acc_consensus": metrics.accuracy(y, chosen),
             "acc_voted": metrics.accuracy(y, voted(labels, k, reference=picked)),
-            "acc_coassociation": metrics.accuracy(y, coassociation(labels, k, reference=picked)),
             "acc_per_seed": acc, "acc_mean": float(np.mean(acc)), "acc_std": float(np.std(acc)),
             "acc_picked": acc[picked], "acc_central": acc[central(labels)],
             "acc_kept": acc[kept_seed(objectives, labels)], "acc_by_criterion": by_criterion,

@@ -194,15 +194,13 @@ def seed_ranking(specs, groups) -> list[str]:
              "the seeds kept their labels, the ACC of the seed the default `--keep central` "
              "keeps (`jaxclust.runner.kept_seed`: of the seeds that use the most clusters, "
              "the highest mean ARI to the others), of the seeds' labels matched and "
-             "voted (`consensus.voted`), of their co-association partition "
-             "(`consensus.coassociation`) and of the consensus `jaxclust` returns "
-             "(`consensus.consensus`: of those two and the seeds, the highest average NMI "
-             "to the seeds — no labels).", "",
+             "voted (`consensus.voted`) and of the consensus `jaxclust` returns "
+             "(`consensus.consensus`: the seeds' co-association partition — no labels).", "",
              "| table | cell | seeds | mean ACC | picked ACC | best ACC | picked ≥ mean | ρ "
-             "| kept ACC | voted ACC | co-assoc. ACC | consensus ACC |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "| kept ACC | voted ACC | consensus ACC |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     hits, gains = [], []
-    combined = {"consensus": [], "voted": [], "coassociation": []}
+    combined = {"consensus": [], "voted": []}
     for name, spec in specs.items():
         for cell in spec["cells"]:
             recs = [r for r in groups.get(cell, []) if r["objective"] is not None]
@@ -216,11 +214,10 @@ def seed_ranking(specs, groups) -> list[str]:
                 rho = spearmanr(-obj, acc).statistic
             hits.append(picked >= acc.mean())
             path = HERE / "consensus" / name / f"{cell}.json"
-            cons = vote = coas = kept = "–"
+            cons = vote = kept = "–"
             if path.exists():
                 c = json.loads(path.read_text())
-                cons, vote, coas = (f"{c[key]:.3f}" for key in
-                                    ("acc_consensus", "acc_voted", "acc_coassociation"))
+                cons, vote = (f"{c[key]:.3f}" for key in ("acc_consensus", "acc_voted"))
                 for key, got in combined.items():
                     acc_key = f"acc_{key}"
                     got.append((c[acc_key] >= c["acc_mean"],
@@ -233,8 +230,7 @@ def seed_ranking(specs, groups) -> list[str]:
                     internal = list(c["acc_by_criterion"])
             lines.append(f"| {name} | {cell} | {len(recs)} | {acc.mean():.3f} | {picked:.3f} | "
                          f"{acc.max():.3f} | {'yes' if hits[-1] else '**no**'} | "
-                         f"{'–' if np.isnan(rho) else f'{rho:+.2f}'} | {kept} | {vote} | {coas} | "
-                         f"{cons} |")
+                         f"{'–' if np.isnan(rho) else f'{rho:+.2f}'} | {kept} | {vote} | {cons} |")
     if hits:
         lines += ["", f"The picked seed is at or above the mean in {sum(hits)} of {len(hits)} "
                       "cells."]
