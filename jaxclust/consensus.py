@@ -14,8 +14,8 @@ O(U·k·S) per iteration for U ≤ n distinct label vectors — no n × n matrix
 Hungarian assignment on their k × k contingency table), then every point takes the id most
 seeds give it. It fails where seeds split and merge different clusters (no matching is right)
 and is kept as the comparison the experiments report beside the consensus. Which of the two
-is the consensus was decided over every table cell whose seeds kept their labels (so by
-ACC, across cells, as `runner.kept_seed`'s default was): at or above the seeds' mean ACC in
+is the consensus was decided over the table cells whose seeds had kept their labels then (so
+by ACC, across cells, as `runner.kept_seed`'s default was): at or above the seeds' mean ACC in
 140 of 170 cells for the co-association partition (+.027 on average, worst cell −.038), 122
 for the vote (+.011, −.114), 133 for whichever of the two and the seeds has the highest
 average NMI to the seeds (+.019, −.096).
