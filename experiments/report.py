@@ -263,8 +263,8 @@ def seed_ranking(specs, groups) -> list[str]:
                   + "."]
     if uncounted:
         lines += [f"Not counted yet, {len(uncounted)} cells with at least 3 seeds whose "
-                  "records hold no objective or whose seeds kept no labels (records from "
-                  "before the redesign; `python experiments/run.py` again, then "
+                  "records hold no objective or whose seeds kept no labels (older records: "
+                  "`python experiments/run.py` again, then "
                   "`python experiments/consensus.py`): " + ", ".join(uncounted) + ". "
                   "(scikit-learn's spectral clustering, the `sc` cells, has no objective.)"]
     return lines
