@@ -85,10 +85,10 @@ def kept_seed(objectives, labels, rule: str = "central") -> int:
     clusters empty answers a smaller k than asked), the one the others agree with most
     (:func:`jaxclust.consensus.central`; with fewer than 3 such seeds, the lowest objective
     among them); with ``"objective"``, the lowest objective. 0 when every seed diverged. The
-    default is the rule that gained most on average over the 199 table cells with kept labels
-    (RESULTS.md, "Ranking seeds without labels"): at or above the seeds' mean ACC in 141
-    cells against 121 for the objective's pick, +.017 against +.012 on average (the most
-    central of all the seeds: 142, +.012).
+    default is the rule that gained most on average over the 200 table cells with kept labels
+    (RESULTS.md, "Ranking seeds without labels"): at or above the seeds' mean ACC in 142
+    cells against 122 for the objective's pick, +.017 against +.012 on average (the most
+    central of all the seeds: 143, +.012).
 
     objectives: ``(S,)``; labels: ``(S, n)``.
     """
