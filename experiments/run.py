@@ -148,10 +148,7 @@ def run_seeds(opts, table: str, cell: str, spec: dict, x, y, seeds: list[int],
                                      random_state=seed, n_jobs=1).fit_predict(x)
                   for seed in seeds]
     else:
-        method = get(spec["method"])
-        cfg = runner.for_data(config.build(method, spec.get("preset", "paper"), n_clusters=k,
-                                           **spec.get("config", {})), xj)
-        keys = jax.vmap(jax.random.key)(jnp.asarray(seeds))
+        method, cfg, keys = cell_run(spec, k, xj, seeds)
         cache = ckpts = trace = None
         pre_epochs = cfg.ae.epochs if method.pretrains else 0
         if method.pretrains:
@@ -167,9 +164,7 @@ def run_seeds(opts, table: str, cell: str, spec: dict, x, y, seeds: list[int],
             # the clustering phase is checkpointed too (not with a progression, whose trace
             # needs every epoch): a run cut off mid-way resumes at its last checkpoint,
             # skipping the head's own pre-training (k-DAE/DAMIC's experts, DAMIC's gate)
-            what = repr(cfg) if "start" not in spec else repr((cfg, spec["start"]))
-            digest = hashlib.sha1(what.encode()).hexdigest()[:10]
-            ckpts = store.Checkpoints(Path(opts.cache) / f"{stem}_{digest}", cfg)
+            ckpts = store.Checkpoints(checkpoint_folder(opts, cell, spec, seeds, cfg), cfg)
             if ckpts.latest_step() is not None:
                 extra.update(resumed_at_epoch=ckpts.latest_step() - pre_epochs)
 
@@ -223,6 +218,42 @@ def run_seeds(opts, table: str, cell: str, spec: dict, x, y, seeds: list[int],
     return out
 
 
+def cell_run(spec: dict, k: int, xj, seeds: list[int]):
+    """A cell's method, its config made concrete for ``xj`` with ``k`` clusters, and the
+    seeds' keys."""
+    method = get(spec["method"])
+    cfg = runner.for_data(config.build(method, spec.get("preset", "paper"), n_clusters=k,
+                                       **spec.get("config", {})), xj)
+    return method, cfg, jax.vmap(jax.random.key)(jnp.asarray(seeds))
+
+
+def checkpoint_folder(opts, cell: str, spec: dict, seeds: list[int], cfg) -> Path:
+    """Where the clustering phase of ``seeds`` of ``cell`` is checkpointed (in ``--cache``),
+    named by a digest of its config (and start)."""
+    what = repr(cfg) if "start" not in spec else repr((cfg, spec["start"]))
+    digest = hashlib.sha1(what.encode()).hexdigest()[:10]
+    return Path(opts.cache) / f"{cell}_seed{'-'.join(map(str, seeds))}_{digest}"
+
+
+def peek(opts, cell: str, spec: dict, x, y, seeds: list[int]) -> None:
+    """Log the scores of the latest clustering checkpoint of ``seeds`` of ``cell`` (a run
+    going on, or one cut off) against the labels, training nothing and writing nothing."""
+    method, cfg, keys = cell_run(spec, len(np.unique(y)), jnp.asarray(x), seeds)
+    folder = checkpoint_folder(opts, cell, spec, seeds, cfg)
+    if not folder.exists():
+        log(f"{cell} seeds {' '.join(map(str, seeds))}: no checkpoint in {folder}")
+        return
+    epoch, _, labels, objectives = runner.restore_seeds(
+        method, keys, x, cfg, store.Checkpoints(folder, cfg))
+    accs = []
+    for seed, lab, obj in zip(seeds, np.asarray(labels), np.asarray(objectives)):
+        m = metrics.evaluate(y, lab)
+        accs.append(m["acc"])
+        log(f"{cell} seed {seed} at clustering epoch {epoch}: NMI {m['nmi']:.4f} ARI "
+            f"{m['ari']:.4f} ACC {m['acc']:.4f} objective {obj:.5g}")
+    log(f"{cell} at clustering epoch {epoch}: ACC {np.mean(accs):.4f} ± {np.std(accs):.4f}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("table", nargs="?", help="a name in experiments/configs/ or a .toml path")
@@ -231,6 +262,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fit-commands", action="store_true",
                    help="print each cell as one `jaxclust fit` command (all its seeds in one "
                         "program) instead of running it")
+    p.add_argument("--peek", action="store_true",
+                   help="score the latest clustering checkpoint of each cell's seeds (a "
+                        "long run going on, or one cut off) instead of running it; writes "
+                        "nothing")
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     p.add_argument("--data-dir", default=None)
     p.add_argument("--checkpoint-every", type=int, default=10,
@@ -265,6 +300,11 @@ def main(argv=None):
         if together and fixed is None:
             p.error(f"{cell}: a cell whose seeds start together needs one data set for all "
                     "(no data_per_seed)")
+        if opts.peek:
+            for group in ([opts.seeds] if together else [[seed] for seed in opts.seeds]):
+                peek(opts, cell, cspec, *(fixed or load_cell_data(cspec, opts.data_dir,
+                                                                  group[0])), group)
+            continue
         outs = {seed: Path(opts.results) / spec["name"] / cell / f"seed{seed}.json"
                 for seed in opts.seeds}
         todo = [seed for seed, out in outs.items() if not out.exists()]

@@ -298,14 +298,39 @@ def fit_seeds(method: Method, keys: jax.Array, x, cfg, *, mesh: Mesh | None = No
             checkpoints.save(step, state)
         if on_epoch:
             on_epoch("cluster", step - n_pre, n_total - n_pre, _addressable(losses), state)
-    if method.finish is not None:
-        state = program.finish(state, x)
-    labels, objectives = program.predict(state, x), program.objective(state, x)
+    state, labels, objectives = _outcome(program, state, x)
     seconds["cluster"] = _seconds_since(t0, labels)
     if jax.process_count() > 1:
         labels, objectives = to_host(labels), to_host(objectives)
     combined = consensus(np.asarray(labels), cfg.n_clusters, reference=best_seed(objectives))
     return SeedsResult(state, labels, objectives, step, seconds, combined, cfg)
+
+
+def restore_seeds(method: Method, keys: jax.Array, x, cfg, checkpoints: Checkpoints
+                  ) -> tuple[int, Any, jax.Array, jax.Array]:
+    """The latest state ``checkpoints`` hold of a run's clustering phase (``keys``, ``x``,
+    ``cfg`` as given to :func:`fit_seeds`), without training: a look at a long run while it
+    goes on, or at one cut off. Returns ``(epoch, states, labels (S, n), objectives (S,))`` as
+    :func:`fit_seeds` would end there (the method's ``finish`` applied), ``epoch`` the
+    clustering epochs done; ``ValueError`` if no such checkpoint is there."""
+    x = jnp.asarray(x)
+    cfg = for_data(cfg, x)
+    n_pre = cfg.ae.epochs if method.pretrains else 0
+    step = checkpoints.latest_step()
+    if step is None or step < n_pre:
+        raise ValueError(f"{checkpoints.directory} holds no checkpoint of {method.name}'s "
+                         f"clustering phase (steps {checkpoints.steps()}; it starts at {n_pre})")
+    program = _program(method, cfg, None, keys.shape[0] == 1)
+    state = checkpoints.restore(step, program.abstract_state(keys, x, pretraining=False))
+    return step - n_pre, *_outcome(program, state, x)
+
+
+def _outcome(program: _Program, state, x):
+    """The trained ``state`` finished (the method's last step, if any), its labels and
+    objectives."""
+    if program.method.finish is not None:
+        state = program.finish(state, x)
+    return state, program.predict(state, x), program.objective(state, x)
 
 
 def for_data(cfg, x):

@@ -173,10 +173,20 @@ def test_clustering_phase_resumes_from_its_checkpoint_bit_for_bit(tmp_path, monk
     with pytest.raises(_CutOff):
         run.main(sitting("cut"))
     assert not (tmp_path / "cut" / "results" / "t" / "kdae_two" / "seed0.json").exists()
+    peeked = []
+    monkeypatch.setattr(run, "log", peeked.append)
+    run.main([*sitting("cut"), "--peek"])  # a look at the cut-off run writes nothing
+    assert "kdae_two seed 0 at clustering epoch 2: NMI" in peeked[0]
+    assert not (tmp_path / "cut" / "results" / "t" / "kdae_two" / "seed0.json").exists()
     monkeypatch.setattr(run, "log", log)
     run.main(sitting("cut"))
 
     records = [_rec(tmp_path / n / "results", "t", "kdae_two") for n in ("straight", "cut")]
+    peeked.clear()
+    monkeypatch.setattr(run, "log", peeked.append)
+    run.main([*sitting("straight"), "--peek"])  # the last checkpoint: the recorded run
+    assert f"epoch 4: NMI {records[0]['metrics']['nmi']:.4f}" in peeked[0]
+    assert f"ACC {records[0]['metrics']['acc']:.4f} objective" in peeked[0]
     assert records[1]["extra"]["resumed_at_epoch"] == 2
     assert "resumed_at_epoch" not in records[0]["extra"]
     assert records[0]["extra"]["cluster_epochs"] == records[1]["extra"]["cluster_epochs"] == 4

@@ -84,8 +84,11 @@ def test_resume_after_interrupt_gives_the_same_run(tmp_path, stop_at):
     x, keys = _x(), runner.seed_keys(0, 2)
     full = runner.fit_seeds(dec.DEC, keys, x, DEC)
 
+    seen = {}
+
     def interrupt(phase, epoch, total, losses, state):
         if (phase, epoch) == stop_at:
+            seen["state"] = state
             raise _Stop
 
     with pytest.raises(_Stop):
@@ -94,6 +97,15 @@ def test_resume_after_interrupt_gives_the_same_run(tmp_path, stop_at):
     ckpt = store.Checkpoints(tmp_path, DEC)
     done = AE.epochs * (stop_at[0] == "cluster") + stop_at[1]
     assert ckpt.latest_step() == done
+    if stop_at[0] == "cluster":  # the cut-off run, looked at from its checkpoint
+        epoch, states, labels, _ = runner.restore_seeds(dec.DEC, keys, x, DEC, ckpt)
+        assert epoch == stop_at[1]
+        _leaves_close(states, seen["state"], rtol=0, atol=0)
+        np.testing.assert_array_equal(
+            labels, jax.vmap(lambda s: dec.predict(s, x, DEC))(seen["state"]))
+    else:
+        with pytest.raises(ValueError, match="no checkpoint of dec's clustering phase"):
+            runner.restore_seeds(dec.DEC, keys, x, DEC, ckpt)
     resumed = runner.fit_seeds(dec.DEC, keys, x, DEC, checkpoints=ckpt, resume=True)
     np.testing.assert_array_equal(resumed.labels, full.labels)
     _leaves_close(resumed.states, full.states, rtol=0, atol=0)
