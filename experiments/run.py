@@ -168,12 +168,19 @@ def run_seeds(opts, table: str, cell: str, spec: dict, x, y, seeds: list[int],
             if ckpts.latest_step() is not None:
                 extra.update(resumed_at_epoch=ckpts.latest_step() - pre_epochs)
 
+        since = {}  # the last logged (clustering epoch, time): the pace and what is left
+
         def hook(phase, epoch, total, losses, state):
             if trace:
                 trace(phase, epoch, total, losses, state)
             every = opts.checkpoint_every
+            if phase == "start":
+                since.update(epoch=epoch, t=time.perf_counter())
             if phase == "cluster" and every and epoch % every == 0:
-                log(f"{stem}: clustering epoch {epoch}/{total} loss {float(losses[0]):.5f}")
+                pace = (time.perf_counter() - since["t"]) / (epoch - since["epoch"])
+                since.update(epoch=epoch, t=time.perf_counter())
+                log(f"{stem}: clustering epoch {epoch}/{total} loss {float(losses[0]):.5f} "
+                    f"({pace:.0f} s an epoch, ≈ {(total - epoch) * pace / 60:.0f} min left)")
                 if ckpts:
                     log(f"checkpoint {stem} at clustering epoch {epoch}")
 
