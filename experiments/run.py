@@ -168,20 +168,23 @@ def run_seeds(opts, table: str, cell: str, spec: dict, x, y, seeds: list[int],
             if ckpts.latest_step() is not None:
                 extra.update(resumed_at_epoch=ckpts.latest_step() - pre_epochs)
 
-        since = {}  # the last logged (clustering epoch, time): the pace and what is left
+        since = {}  # per phase, the last logged (epoch, time): the pace and the time left
 
         def hook(phase, epoch, total, losses, state):
             if trace:
                 trace(phase, epoch, total, losses, state)
-            every = opts.checkpoint_every
+            every, now = opts.checkpoint_every, time.perf_counter()
             if phase == "start":
-                since.update(epoch=epoch, t=time.perf_counter())
-            if phase == "cluster" and every and epoch % every == 0:
-                pace = (time.perf_counter() - since["t"]) / (epoch - since["epoch"])
-                since.update(epoch=epoch, t=time.perf_counter())
-                log(f"{stem}: clustering epoch {epoch}/{total} loss {float(losses[0]):.5f} "
+                since["cluster"] = epoch, now
+                return
+            done, then = since.setdefault(phase, (epoch, now))  # pre-training: from its 1st epoch
+            if every and epoch % every == 0 and epoch > done:
+                pace = (now - then) / (epoch - done)
+                since[phase] = epoch, now
+                name = "clustering" if phase == "cluster" else "pre-training"
+                log(f"{stem}: {name} epoch {epoch}/{total} loss {float(losses[0]):.5f} "
                     f"({pace:.0f} s an epoch, ≈ {(total - epoch) * pace / 60:.0f} min left)")
-                if ckpts:
+                if ckpts and phase == "cluster":
                     log(f"checkpoint {stem} at clustering epoch {epoch}")
 
         res = runner.fit_seeds(method, keys, xj, cfg, checkpoints=ckpts,
