@@ -19,7 +19,8 @@ is checkpointed every ``--checkpoint-every`` epochs in a ``--cache`` folder
 (:func:`jaxclust.store.pretrain_cache`) shared by the cells with the same (data, seed, pre-
 training config) — the papers do the same (one pre-training, several clustering heads); the
 clustering phase is checkpointed there too, so a run cut off mid-way resumes where it
-stopped.
+stopped; ``--peek`` scores a cell's latest clustering checkpoint (a run going on in another
+process, or one cut off) and writes nothing.
 ``python experiments/report.py`` then builds RESULTS.md.
 """
 from __future__ import annotations
