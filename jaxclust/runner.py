@@ -310,9 +310,10 @@ def restore_seeds(method: Method, keys: jax.Array, x, cfg, checkpoints: Checkpoi
                   ) -> tuple[int, Any, jax.Array, jax.Array]:
     """The latest state ``checkpoints`` hold of a run's clustering phase (``keys``, ``x``,
     ``cfg`` as given to :func:`fit_seeds`; restored on one device), without training: a look
-    at a long run while it goes on, or at one cut off. Returns ``(epoch, states, labels (S, n), objectives (S,))`` as
-    :func:`fit_seeds` would end there (the method's ``finish`` applied), ``epoch`` the
-    clustering epochs done; ``ValueError`` if no such checkpoint is there."""
+    at a long run while it goes on, or at one cut off. Returns ``(epoch, states, labels
+    (S, n), objectives (S,))`` as :func:`fit_seeds` would end there (the method's ``finish``
+    applied), ``epoch`` the clustering epochs done; ``ValueError`` if no such checkpoint is
+    there."""
     x = jnp.asarray(x)
     cfg = for_data(cfg, x)
     n_pre = cfg.ae.epochs if method.pretrains else 0
