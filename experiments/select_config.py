@@ -9,8 +9,9 @@
 
 Each cell (its method, preset and settings) is the base; each value of ``--param``, or each
 ``--candidate`` (``name=value`` pairs; a sequence as ``256,256,512``), is one candidate, fitted
-with seeds 0 … S−1 on the cell's data (``--subset`` points drawn with seed 0 where given; cells
-that use the choice are then run on other seeds). With several cells the choice is the
+with seeds F … F+S−1 (``--first-seed F``, default 0; ``--seeds S``) on the cell's data
+(``--subset`` points drawn with seed 0 where given; cells that use the choice are then run on
+other seeds). With several cells the choice is the
 candidate of the best mean rank over the cells (ties: the first). The choice reads no labels;
 the data set's labels are loaded only to record NMI per candidate beside it. Writes
 ``experiments/selection/<cell>-<param>.json`` (or ``<out>.json``: every criterion's scores per
@@ -61,7 +62,9 @@ def main(argv=None):
                    help="one candidate as name=value pairs (repeat for each)")
     p.add_argument("--out", help="the output's name (default: <cell>-<param>)")
     p.add_argument("--subset", type=int, default=None)
-    p.add_argument("--seeds", type=int, default=3)
+    p.add_argument("--seeds", type=int, default=3, help="how many seeds per candidate")
+    p.add_argument("--first-seed", type=int, default=0,
+                   help="the first seed (seeds unused by the cells' reported rows)")
     p.add_argument("--criterion", default="silhouette", choices=tuple(select.CRITERIA))
     p.add_argument("--data-dir", default=None)
     p.add_argument("--cache", default=str(HERE.parent / "runs" / "cache"),
@@ -92,7 +95,8 @@ def main(argv=None):
         print(f"{cell}: {x.shape}", flush=True)
         res = select.select_config(
             method, x, candidates, {"n_clusters": len(np.unique(y)), **spec.get("config", {})},
-            n_seeds=opts.seeds, criterion=opts.criterion, preset=spec.get("preset", "paper"),
+            seed=opts.first_seed, n_seeds=opts.seeds, criterion=opts.criterion,
+            preset=spec.get("preset", "paper"),
             y=y, cache=opts.cache, on_candidate=lambda i, row: print(
                 f"  {candidates[i]}: " + "  ".join(
                     f"{k} {np.mean(v):.4f}" for k, v in row.items() if k in select.CRITERIA),
@@ -108,7 +112,8 @@ def main(argv=None):
     out.write_text(json.dumps({
         "table": opts.table, "cells": opts.cells, "candidates": candidates,
         "criterion": opts.criterion, "chosen": candidates[chosen],
-        "mean_rank": mean_rank.tolist(), "seeds": list(range(opts.seeds)),
+        "mean_rank": mean_rank.tolist(),
+        "seeds": list(range(opts.first_seed, opts.first_seed + opts.seeds)),
         "subset": opts.subset,
         "scores": {cell: {k: np.asarray(v).tolist() for k, v in r.scores.items()}
                    for cell, r in per_cell.items()},

@@ -261,11 +261,13 @@ def test_select_config_script_chooses_one_candidate_over_several_cells(tmp_path,
                f"config = {{n_init = {n}}}"] for name, n in (("a", 2), ("b", 3))})
     monkeypatch.setattr(select_config, "HERE", tmp_path)
     args = [table, "a", "b", "--candidate", "n_clusters=2", "--candidate", "n_clusters=3",
-            "--candidate", "n_clusters=6 max_iter=50", "--seeds", "2", "--out", "k"]
+            "--candidate", "n_clusters=6 max_iter=50", "--seeds", "2", "--first-seed", "5",
+            "--out", "k"]
     select_config.main(args)
     out = json.loads((tmp_path / "selection" / "k.json").read_text())
     assert out["chosen"] == {"n_clusters": 3} and out["mean_rank"][1] == 1.0
     assert out["cells"] == ["a", "b"] and len(out["scores"]["b"]["silhouette"]) == 3
+    assert out["seeds"] == [5, 6]
     for bad, message in ((["--candidate", "bogus=1"], "kmeans has no parameter bogus"),
                          (["--candidate", "n_clusters"], "is not name=value"),
                          ([], "give --param with --values, or --candidate")):
