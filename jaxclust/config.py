@@ -40,6 +40,7 @@ CHOICES = {
     "clustering_optimizer": ("sgd", "adam"), "target": ("full", "batch"),
     "loss": ("hard", "soft"), "error": ("sse", "norm"), "augment": ("none", "rpt", "vat"),
     "umap_init": ("spectral", "random"), "reps_init": ("kmeans", "uniform"),
+    "prior_start": ("em", "partition"),
 }
 
 HELP = {
@@ -125,6 +126,8 @@ HELP = {
     "min_lr": "VaDE: the learning rate's floor",
     "warmup_epochs": "VaDE: epochs over which the learning rate ramps up linearly (0: none)",
     "adam_eps": "VaDE: Adam's ε",
+    "prior_start": "VaDE: the mixture prior by EM from the start partition (the paper's), or "
+                   "that partition's own means and variances",
     "block_size": "rows per block of every full-data pass (embedding, predictions, "
                   "objectives): memory grows with it, not with n; results do not depend on it",
 }

@@ -27,7 +27,8 @@ from jaxclust import kmeans
 @dataclasses.dataclass(frozen=True)
 class Config:
     """``n_components``; ``reg_covar`` added to each covariance's diagonal; stop when the
-    mean log-likelihood moves less than ``tol``, or after ``max_iter`` EM iterations;
+    mean log-likelihood moves less than ``tol``, or after ``max_iter`` EM iterations (0: the
+    start's M-step alone);
     ``diagonal``: diagonal covariances (held as diagonal Cholesky factors); ``n_init``: k-means
     starts, each followed by EM, the fit of the highest mean log-likelihood kept."""
 
@@ -39,8 +40,8 @@ class Config:
     n_init: int = 1
 
     def __post_init__(self):
-        if self.n_components < 1 or self.max_iter < 1 or self.n_init < 1:
-            raise ValueError("n_components, max_iter and n_init must be at least 1")
+        if self.n_components < 1 or self.n_init < 1 or self.max_iter < 0:
+            raise ValueError("n_components and n_init must be at least 1, max_iter at least 0")
         if self.reg_covar < 0 or self.tol < 0:
             raise ValueError("reg_covar and tol must be >= 0")
 
@@ -112,6 +113,8 @@ def fit_from(x: jax.Array, resp: jax.Array, cfg: Config) -> State:
 
     inf = jnp.asarray(jnp.inf, x.dtype)
     params, ll, it, change = jax.lax.while_loop(cond, body, (params, -inf, jnp.asarray(0), inf))
+    if cfg.max_iter == 0:  # no E-step ran: the start's own likelihood
+        ll = _e_step(xc, *params)[1]
     return State(*params, centre, ll, it, jnp.abs(change) < cfg.tol)
 
 

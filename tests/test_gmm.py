@@ -59,6 +59,22 @@ def test_em_equals_scikit_learn_from_the_same_start(key, diagonal):
                                rtol=1e-5)
 
 
+def test_no_em_iteration_is_the_starts_m_step():
+    x = _blobs()
+    labels = np.arange(len(x)) % 3  # a start unlike the blobs: EM would move it
+    state = fit_from(jnp.asarray(x), jnp.asarray(np.eye(3)[labels], jnp.float32),
+                     cfg=gmm.Config(n_components=3, max_iter=0, diagonal=True))
+    x64 = x.astype(np.float64)
+    for c in range(3):
+        np.testing.assert_allclose(np.asarray(state.means[c] + state.centre),
+                                   x64[labels == c].mean(0), rtol=1e-4, atol=1e-4)
+        np.testing.assert_allclose(np.diagonal(np.asarray(state.chol[c])) ** 2,
+                                   x64[labels == c].var(0) + 1e-6, rtol=1e-3)
+    assert int(state.n_iter) == 0
+    np.testing.assert_allclose(float(state.log_likelihood),
+                               float(gmm.score(state, jnp.asarray(x))), rtol=1e-5)
+
+
 def test_a_component_without_points_stays_finite():
     x = _blobs(k=2)
     resp = np.zeros((len(x), 3), np.float32)

@@ -1,5 +1,7 @@
 """VaDE's ELBO against float64 numpy, γ as the Bayes posterior, gradients, the pre-trained
 start, and runs."""
+import dataclasses
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -100,6 +102,31 @@ def test_pretrained_weights_drop_in():
 def test_batch_norm_is_refused():
     with pytest.raises(ValueError, match="ae_batch_norm"):
         config.build(get("vade"), ae_batch_norm=True)
+    with pytest.raises(ValueError, match="prior_start"):
+        config.build(get("vade"), prior_start="kmeans")
+
+
+def test_the_partition_prior_start_is_the_start_partitions_moments():
+    """``prior_start="partition"``: μ_c, σ²_c are the mean and variance of the embedding over
+    the start's k-means groups (float64 numpy), π uniform; ``"em"`` moves away from them."""
+    method = get("vade")
+    x = jax.random.uniform(jax.random.key(0), (200, 12))
+    cfg = runner.for_data(config.build(method, n_clusters=4, ae_hidden=(16,), embedding_size=3,
+                                       pretrain_epochs=2, n_init=2, prior_start="partition"), x)
+    pre = jax.tree.map(lambda a: a[0], runner.fit_seeds(
+        get("aekm"), runner.seed_keys(0, 1), x, pretrain.phase_config(cfg)).states)
+    z = np.asarray(pretrain.embed(pre, x, cfg), np.float64)
+    labels = np.asarray(pretrain.predict(pre, x, cfg))
+    prior = method.start(pre, x, cfg).prior
+    for c in range(4):
+        members = z[labels == c]
+        np.testing.assert_allclose(np.asarray(prior.means[c]), members.mean(0), rtol=1e-4,
+                                   atol=1e-5)
+        np.testing.assert_allclose(np.exp(np.asarray(prior.log_var[c])),
+                                   members.var(0) + 1e-6, rtol=1e-3, atol=1e-6)
+    np.testing.assert_array_equal(np.asarray(prior.logits), 0.0)
+    em = method.start(pre, x, dataclasses.replace(cfg, prior_start="em")).prior
+    assert not np.allclose(np.asarray(em.means), np.asarray(prior.means), atol=1e-3)
 
 
 def test_vade_on_digits_keeps_its_start_and_seeds_equal_single_fits():

@@ -38,6 +38,7 @@ from jaxclust.methods.base import Method
 
 _LOG_VAR_MIN, _LOG_VAR_MAX = math.log(1e-6), 30.0  # variances in [1e-6, e^30]
 _LOG_2PI = math.log(2 * math.pi)
+PRIOR_STARTS = ("em", "partition")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,9 +46,13 @@ class Config(pretrain.Config):
     """VaDE settings (after ``n_clusters``, ``ae``, ``n_init``): Adam's ``lr`` and ``adam_eps``,
     the rate multiplied by ``lr_decay`` every ``decay_every`` epochs down to ``min_lr``, and
     over the first ``warmup_epochs`` epochs by (epoch + 1) / (warmup_epochs + 1) (0: none, as
-    the paper); ``batch_size``; ``epochs``. ``ae.loss``: ``"bce"`` is a Bernoulli decoder (data in
-    [0, 1], sigmoid output), ``"mse"``/``"sse"`` a unit-variance Gaussian one; ``"auto"``
-    (default) the Bernoulli one on data in [0, 1] (the paper's on MNIST), else the Gaussian."""
+    the paper); ``batch_size``; ``epochs``; ``prior_start``: the mixture prior fitted by EM
+    from the start partition (``"em"``, the paper's), or that partition's own per-cluster
+    means and variances (``"partition"``: one M-step, so the prior keeps the start — the
+    seeds' consensus with ``start="consensus"``). ``ae.loss``: ``"bce"`` is a Bernoulli
+    decoder (data in [0, 1], sigmoid output), ``"mse"``/``"sse"`` a unit-variance Gaussian
+    one; ``"auto"`` (default) the Bernoulli one on data in [0, 1] (the paper's on MNIST),
+    else the Gaussian."""
 
     ae: train.AEConfig = train.AEConfig(output_activation="auto", loss="auto",
                                         kernel_init="glorot_uniform")
@@ -59,10 +64,14 @@ class Config(pretrain.Config):
     adam_eps: float = 1e-4
     batch_size: int = 100
     epochs: int = 500
+    prior_start: str = "em"
 
     def __post_init__(self):
         if self.ae.batch_norm:
             raise ValueError("VaDE's encoder has no BatchNorm: ae_batch_norm must be False")
+        if self.prior_start not in PRIOR_STARTS:
+            raise ValueError(f"prior_start must be one of {PRIOR_STARTS}, "
+                             f"got {self.prior_start!r}")
 
 
 class VAE(nn.Module):
@@ -177,7 +186,8 @@ def vae_params(key: jax.Array, vae: VAE, ae_params) -> Any:
 
 def from_pretrained(pre: pretrain.State, x: jax.Array, cfg: Config) -> State:
     """The VAE from the pre-trained autoencoder; μ_c, σ²_c from a diagonal Gaussian mixture
-    on its embedding of ``x``, by EM from the pre-training's k-means labels; π uniform."""
+    on its embedding of ``x``, by EM from the pre-training's k-means labels (or those labels'
+    own means and variances: ``cfg.prior_start``); π uniform."""
     n_features = x.shape[1]
     vae = module(cfg, n_features)
     key, k_init = jax.random.split(pre.ae.key)
@@ -185,7 +195,8 @@ def from_pretrained(pre: pretrain.State, x: jax.Array, cfg: Config) -> State:
     z = nets.embed(cfg.ae.module(n_features), pre.ae.variables, x, cfg.block_size)
     start = jax.nn.one_hot(kmeans.nearest(z, pre.centroids, cfg.block_size), cfg.n_clusters,
                            dtype=z.dtype)
-    mix = gmm.fit_from(z, start, gmm.Config(cfg.n_clusters, diagonal=True))
+    mix = gmm.fit_from(z, start, gmm.Config(cfg.n_clusters, diagonal=True,
+                                            max_iter=100 if cfg.prior_start == "em" else 0))
     var = jnp.diagonal(mix.chol, axis1=1, axis2=2) ** 2
     prior = Prior(jnp.zeros(cfg.n_clusters), mix.means + mix.centre[None], jnp.log(var))
     adam = optax.scale_by_adam(eps=cfg.adam_eps)
