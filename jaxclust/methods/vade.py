@@ -195,8 +195,10 @@ def from_pretrained(pre: pretrain.State, x: jax.Array, cfg: Config) -> State:
     z = nets.embed(cfg.ae.module(n_features), pre.ae.variables, x, cfg.block_size)
     start = jax.nn.one_hot(kmeans.nearest(z, pre.centroids, cfg.block_size), cfg.n_clusters,
                            dtype=z.dtype)
-    mix = gmm.fit_from(z, start, gmm.Config(cfg.n_clusters, diagonal=True,
-                                            max_iter=100 if cfg.prior_start == "em" else 0))
+    mix_cfg = gmm.Config(cfg.n_clusters, diagonal=True)
+    if cfg.prior_start == "partition":
+        mix_cfg = dataclasses.replace(mix_cfg, max_iter=0)
+    mix = gmm.fit_from(z, start, mix_cfg)
     var = jnp.diagonal(mix.chol, axis1=1, axis2=2) ** 2
     prior = Prior(jnp.zeros(cfg.n_clusters), mix.means + mix.centre[None], jnp.log(var))
     adam = optax.scale_by_adam(eps=cfg.adam_eps)
