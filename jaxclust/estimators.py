@@ -332,7 +332,8 @@ class VaDE(_Clusterer):
 
 class UMAP(TransformerMixin, BaseEstimator):
     """UMAP in JAX (:mod:`jaxclust.umap`) as a scikit-learn transformer, with umap-learn's
-    parameter names and defaults (``epochs`` is umap-learn's ``n_epochs``; 0: its default).
+    parameter names and defaults (``n_epochs=None``: 500 epochs up to 10 000 points, else
+    200; ``metric``: ``"euclidean"``, the one metric the kNN search has).
 
     ``fit`` lays ``X`` ``(n, d)`` out: ``embedding_`` ``(n, n_components)``; ``transform``
     places new points among the fitted ones (a point equal to a fitted one keeps its place).
@@ -345,7 +346,8 @@ class UMAP(TransformerMixin, BaseEstimator):
         "n_neighbors": [Interval(numbers.Integral, 2, None, closed="left")],
         "min_dist": [Interval(numbers.Real, 0, None, closed="left")],
         "spread": [Interval(numbers.Real, 0, None, closed="neither")],
-        "epochs": [Interval(numbers.Integral, 0, None, closed="left")],
+        "n_epochs": [None, Interval(numbers.Integral, 1, None, closed="left")],
+        "metric": [StrOptions({"euclidean"})],
         "init": [StrOptions({"spectral", "random"})],
         "learning_rate": [Interval(numbers.Real, 0, None, closed="neither")],
         "negative_sample_rate": [Interval(numbers.Integral, 0, None, closed="left")],
@@ -355,7 +357,8 @@ class UMAP(TransformerMixin, BaseEstimator):
 
     def __init__(self, n_components=umap.Config.n_components,
                  n_neighbors=umap.Config.n_neighbors, min_dist=umap.Config.min_dist,
-                 spread=umap.Config.spread, epochs=umap.Config.epochs, init=umap.Config.init,
+                 spread=umap.Config.spread, n_epochs=None, metric="euclidean",
+                 init=umap.Config.init,
                  learning_rate=umap.Config.learning_rate,
                  negative_sample_rate=umap.Config.negative_sample_rate,
                  repulsion_strength=umap.Config.repulsion_strength,
@@ -364,7 +367,8 @@ class UMAP(TransformerMixin, BaseEstimator):
         self.n_neighbors = n_neighbors
         self.min_dist = min_dist
         self.spread = spread
-        self.epochs = epochs
+        self.n_epochs = n_epochs
+        self.metric = metric
         self.init = init
         self.learning_rate = learning_rate
         self.negative_sample_rate = negative_sample_rate
@@ -384,8 +388,9 @@ class UMAP(TransformerMixin, BaseEstimator):
         """Lay ``X`` out; ``y`` is ignored."""
         self._validate_params()
         X = validate_data(self, X, dtype=np.float32, ensure_min_samples=2)
-        cfg = umap.Config(**{name: getattr(self, name) for name in self._parameter_constraints
-                             if name != "random_state"})
+        cfg = umap.Config(epochs=self.n_epochs or 0, **{
+            name: getattr(self, name) for name in self._parameter_constraints
+            if name not in ("n_epochs", "metric", "random_state")})
         cfg.check_size(X.shape[0])
         self.config_ = cfg
         self._key = jax.random.key(_seed(self.random_state))

@@ -47,7 +47,7 @@ CASES = [
     (E.N2D(**{k: v for k, v in _AE.items() if not k.startswith("clustering")},
            umap_n_components=2, umap_n_neighbors=4, umap_epochs=50),
      ("check_methods_subset_invariance",)),
-    (E.UMAP(n_neighbors=4, epochs=10),
+    (E.UMAP(n_neighbors=4, n_epochs=10),
      ("check_methods_subset_invariance", "check_transformer_general")),
 ]
 

@@ -153,3 +153,23 @@ def test_bad_settings_and_too_few_points_are_named(key):
         umap.Config(min_dist=2.0)
     with pytest.raises(ValueError, match="n_neighbors=15 needs more points"):
         umap.fit(key, jnp.zeros((10, 3)), umap.Config())
+
+
+def test_the_estimator_takes_umap_learns_names_and_refuses_other_metrics(key):
+    """``n_epochs`` and ``metric`` as umap-learn spells them: the estimator's layout is
+    :func:`umap.fit`'s with ``epochs = n_epochs``; a metric the kNN search lacks, and zero
+    epochs, are refused by name before any work."""
+    from sklearn.utils._param_validation import InvalidParameterError
+
+    from jaxclust.estimators import UMAP
+
+    x = np.asarray(jax.random.normal(key, (120, 6)))
+    est = UMAP(n_neighbors=8, n_epochs=15, metric="euclidean", random_state=3).fit(x)
+    fit = jax.jit(umap.fit, static_argnums=2)
+    ref = fit(jax.random.key(3), jnp.asarray(x), umap.Config(n_neighbors=8, epochs=15))
+    np.testing.assert_allclose(est.embedding_, np.asarray(ref.embedding), atol=1e-5)
+    assert UMAP().fit(x[:20]).config_.n_epochs(20) == 500  # None: umap-learn's default
+    for bad, name in (({"metric": "cosine"}, "'metric'"), ({"n_epochs": 0}, "'n_epochs'")):
+        with pytest.raises(InvalidParameterError, match=name):
+            UMAP(**bad).fit(x)
+
