@@ -248,8 +248,7 @@ def check(param: Param, value):
             _check_number(name, v, integral=True, low=1)
         return tuple(int(v) for v in items)
     integral = param.kind == "int"
-    low = 0 if name.endswith("epochs") or not integral else 1
-    _check_number(name, value, integral, low)
+    _check_number(name, value, integral, lowest_int(name) if integral else 0)
     if not integral:
         value = float(value)
         positive = name.endswith("lr") or name in ("variance", "xi", "umap_spread",
@@ -262,6 +261,12 @@ def check(param: Param, value):
                     "umap_repulsion_strength", "reg_covar", "gmm_tol") and value < 0:
             raise ValueError(f"{name} must be >= 0, got {value}")
     return int(value) if integral else value
+
+
+def lowest_int(name: str) -> int:
+    """The smallest value of the int setting ``name``: 0 for epochs (none of that phase), 2
+    for UMAP's neighbours (a point's own and one other), else 1."""
+    return 0 if name.endswith("epochs") else 2 if name == "umap_n_neighbors" else 1
 
 
 def _check_number(name: str, value, integral: bool, low):

@@ -65,8 +65,7 @@ def _constraint(p: config.Param) -> list:
     elif p.kind == "ints":
         out = [list, tuple, np.ndarray]
     elif p.kind == "int":
-        out = [Interval(numbers.Integral, 0 if p.name.endswith("epochs") else 1, None,
-                        closed="left")]
+        out = [Interval(numbers.Integral, config.lowest_int(p.name), None, closed="left")]
     else:
         out = [Interval(numbers.Real, None, None, closed="neither")]
     return out + ([None] if p.optional else [])

@@ -1,6 +1,7 @@
 """The config surface (flat parameters, presets, checks), the registry and the record."""
 import json
 
+import numpy as np
 import pytest
 
 from jaxclust import cli, config, record
@@ -48,6 +49,15 @@ def test_registry_defaults_and_presets():
 def test_bad_values_are_refused_by_name(values, error, match):
     with pytest.raises(error, match=match):
         config.build(get("dec"), **values)
+
+
+def test_umaps_neighbours_are_at_least_two_in_the_config_and_the_estimator():
+    from jaxclust.estimators import N2D
+
+    with pytest.raises(ValueError, match="umap_n_neighbors must be >= 2, got 1"):
+        config.build(get("n2d"), umap_n_neighbors=1)
+    with pytest.raises(ValueError, match=r"'umap_n_neighbors' .* range \[2, inf\)"):
+        N2D(n_clusters=2, umap_n_neighbors=1).fit(np.ones((10, 3)))
 
 
 def test_cli_help_lists_each_methods_own_flags(capsys):
