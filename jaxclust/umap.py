@@ -438,7 +438,7 @@ def fit(key: jax.Array, x: jax.Array, cfg: Config) -> State:
     layout, then the SGD epochs. Pure in ``key`` (``jax.vmap`` over keys: many seeds). The
     same compiled program gives the same layout; a jitted and an eager call may not (their
     float rounding differs, which can flip an eigenvector's sign or which edges an epoch
-    samples), as umap-learn's layout changes with its thread count."""
+    samples), as umap-learn's layout is reproducible only when single-threaded."""
     cfg.check_size(x.shape[0])
     n_epochs = cfg.n_epochs(x.shape[0])
     graph, _, _ = fuzzy_graph(x, cfg)
