@@ -22,7 +22,7 @@ import numbers
 import typing
 from typing import Any, NamedTuple
 
-from jaxclust import nets
+from jaxclust import nets, umap
 from jaxclust.methods import Method
 
 _TOP = {"epochs": "clustering_epochs", "lr": "clustering_lr",
@@ -264,9 +264,11 @@ def check(param: Param, value):
 
 
 def lowest_int(name: str) -> int:
-    """The smallest value of the int setting ``name``: 0 for epochs (none of that phase), 2
-    for UMAP's neighbours (a point's own and one other), else 1."""
-    return 0 if name.endswith("epochs") else 2 if name == "umap_n_neighbors" else 1
+    """The smallest value of the int setting ``name``: 0 for epochs (none of that phase),
+    :data:`umap.MIN_NEIGHBORS` for UMAP's neighbours, else 1."""
+    if name.endswith("epochs"):
+        return 0
+    return umap.MIN_NEIGHBORS if name == "umap_n_neighbors" else 1
 
 
 def _check_number(name: str, value, integral: bool, low):

@@ -342,7 +342,7 @@ class UMAP(TransformerMixin, BaseEstimator):
 
     _parameter_constraints = {
         "n_components": [Interval(numbers.Integral, 1, None, closed="left")],
-        "n_neighbors": [Interval(numbers.Integral, 2, None, closed="left")],
+        "n_neighbors": [Interval(numbers.Integral, umap.MIN_NEIGHBORS, None, closed="left")],
         "min_dist": [Interval(numbers.Real, 0, None, closed="left")],
         "spread": [Interval(numbers.Real, 0, None, closed="neither")],
         "n_epochs": [None, Interval(numbers.Integral, 1, None, closed="left")],

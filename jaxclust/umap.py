@@ -32,6 +32,9 @@ _CLIP = 4.0
 _CHUNK = 65536  # due edges per step of an epoch's loop: its temporaries stay in cache
 
 
+MIN_NEIGHBORS = 2  # a point's neighbours include itself: at least one other
+
+
 @dataclasses.dataclass(frozen=True)
 class Config:
     """UMAP settings (umap-learn's names and defaults).
@@ -56,8 +59,9 @@ class Config:
     def __post_init__(self):
         if self.init not in ("spectral", "random"):
             raise ValueError(f"init must be 'spectral' or 'random', got {self.init!r}")
-        if self.n_neighbors < 2:
-            raise ValueError(f"n_neighbors must be at least 2, got {self.n_neighbors}")
+        if self.n_neighbors < MIN_NEIGHBORS:
+            raise ValueError(f"n_neighbors must be at least {MIN_NEIGHBORS}, "
+                             f"got {self.n_neighbors}")
         if self.n_components < 1:
             raise ValueError(f"n_components must be at least 1, got {self.n_components}")
         if not 0 <= self.min_dist <= self.spread:
